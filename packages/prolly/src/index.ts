@@ -1,0 +1,144 @@
+/**
+ * @packageDocumentation
+ *
+ * History-independent prolly trees (content-defined, hash-threshold chunked B-trees) over any block store.
+ * The same set of entries always gives the same root CID, whatever the order of insertion,
+ * so two writers holding the same entries can compare roots to detect omissions.
+ * Nodes are DAG-CBOR blocks hashed with sha2-256; internal nodes carry subtree counts, so range
+ * cardinalities cost O(log n) blocks.
+ *
+ * @example
+ *
+ * ```ts
+ * import { prolly, memoryBlockStore } from '@capdex/prolly'
+ *
+ * const tree = prolly({ blocks: memoryBlockStore() })
+ * const root = await tree.build(sortedEntries)
+ * const { root: next } = await tree.mutate(root, [{ op: 'put', key, value }])
+ * for await (const change of tree.diff(root, next)) { ... }
+ * ```
+ *
+ * (Contract file: the API below is shared by @capdex/registry; implementation files live beside it.)
+ */
+
+import type { CID } from 'multiformats/cid'
+import type { ProgressOptions, ProgressEvent } from 'progress-events'
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/** The small block-store contract the tree needs. Any helia blockstore fits through `fromHeliaBlockstore`. */
+export interface BlockStore {
+  get(cid: CID, options?: AbortOptions): Promise<Uint8Array>
+  put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>
+  has?(cid: CID, options?: AbortOptions): Promise<boolean>
+}
+
+export interface Entry {
+  key: Uint8Array
+  value: Uint8Array
+}
+
+export type Operation =
+  | { op: 'put', key: Uint8Array, value: Uint8Array }
+  | { op: 'delete', key: Uint8Array }
+
+export interface MutateResult {
+  root: CID
+  /** blocks newly written by this mutation */
+  written: number
+}
+
+export interface RangeOptions extends AbortOptions {
+  /** inclusive lower bound */
+  gte?: Uint8Array
+  /** exclusive upper bound */
+  lt?: Uint8Array
+  reverse?: boolean
+  limit?: number
+}
+
+export interface CountRange extends AbortOptions {
+  gte?: Uint8Array
+  lt?: Uint8Array
+}
+
+export interface DiffEntry {
+  key: Uint8Array
+  /** the value in the first tree, absent when the key was added */
+  before?: Uint8Array
+  /** the value in the second tree, absent when the key was removed */
+  after?: Uint8Array
+}
+
+export interface WalkedBlock {
+  cid: CID
+  bytes: Uint8Array
+  /** 0 for leaves */
+  level: number
+}
+
+export type ProllyProgressEvents =
+  | ProgressEvent<'prolly:build:chunk', { entries: number, blocks: number }>
+  | ProgressEvent<'prolly:verify:block', { cid: CID, blocks: number }>
+
+export interface ProllyOptions extends AbortOptions, ProgressOptions<ProllyProgressEvents> {}
+
+/** Counts of block reads, for query plans (`--explain`) and benchmarks. */
+export interface ProllyStats {
+  /** blocks fetched from the store (cache misses) */
+  blocksRead: number
+  /** node lookups served by the decoded-node cache */
+  cacheHits: number
+  blocksWritten: number
+}
+
+export interface Prolly {
+  /** Builds a tree from entries sorted strictly ascending by key, streaming: memory stays O(depth × node size). */
+  build(sortedEntries: Iterable<Entry> | AsyncIterable<Entry>, options?: ProllyOptions): Promise<CID>
+  /** The root of the tree that holds no entries. */
+  empty(options?: AbortOptions): Promise<CID>
+  /** Applies a batch of puts and deletes; touches only the paths to changed keys. */
+  mutate(root: CID, batch: Iterable<Operation>, options?: ProllyOptions): Promise<MutateResult>
+  get(root: CID, key: Uint8Array, options?: AbortOptions): Promise<Uint8Array | undefined>
+  range(root: CID, options?: RangeOptions): AsyncIterable<Entry>
+  prefix(root: CID, prefix: Uint8Array, options?: Omit<RangeOptions, 'gte' | 'lt'>): AsyncIterable<Entry>
+  /** Number of entries in [gte, lt), in O(log n) blocks from the subtree counts. */
+  count(root: CID, range?: CountRange): Promise<number>
+  /** Differences from `a` to `b`, visiting only subtrees whose CIDs differ. Sorted by key. */
+  diff(a: CID, b: CID, options?: AbortOptions): AsyncIterable<DiffEntry>
+  /** Every block of the tree, each once, for pinning and export. */
+  walk(root: CID, options?: AbortOptions): AsyncIterable<WalkedBlock>
+  /** Re-hashes every block and checks every invariant; throws a named error on the first failure. */
+  verify(root: CID, options?: ProllyOptions): Promise<{ blocks: number, entries: number, depth: number }>
+  /** Depth of the tree (1 for a single leaf). */
+  depth(root: CID, options?: AbortOptions): Promise<number>
+  readonly stats: ProllyStats
+  resetStats(): void
+}
+
+export interface ProllyComponents {
+  blocks: BlockStore
+}
+
+export interface ProllyInit {
+  /**
+   * Target average number of entries per node: a boundary falls after an entry whose hash is below 2^32 / fanout.
+   *
+   * @default 32
+   */
+  targetFanout?: number
+  /**
+   * Hard maximum encoded node size in bytes; a chunk is forced closed before it grows past this.
+   *
+   * @default 65536
+   */
+  maxNodeBytes?: number
+  /**
+   * Decoded nodes kept in memory for read-heavy use.
+   *
+   * @default 4096
+   */
+  cacheSize?: number
+}
