@@ -5,7 +5,7 @@
  * The same set of entries always gives the same root CID, whatever the order of insertion,
  * so two writers holding the same entries can compare roots to detect omissions.
  * Nodes are DAG-CBOR blocks hashed with sha2-256; internal nodes carry subtree counts, so range
- * cardinalities cost O(log n) blocks.
+ * cardinalities cost O(log n) blocks. The package is pure: a block store goes in, nothing touches the network.
  *
  * @example
  *
@@ -18,11 +18,38 @@
  * for await (const change of tree.diff(root, next)) { ... }
  * ```
  *
- * (Contract file: the API below is shared by @capdex/registry; implementation files live beside it.)
+ * ## Node format
+ *
+ * Every node is a DAG-CBOR list (CIDv1, codec dag-cbor, sha2-256):
+ *
+ * - leaf: `[0, [key, ...], [value, ...]]`
+ * - branch: `[level, [firstKey, ...], [child CID, ...], [child entry count, ...]]`
+ *
+ * Keys are byte strings of at most 4 KiB, strictly ascending, compared bytewise. `firstKey` is the smallest key
+ * under the child. A branch at `level` links nodes at `level - 1`; leaves are level 0. The root of the empty tree
+ * is the leaf `[0, [], []]`. Only the canonical encoding is accepted when reading.
+ *
+ * ## Chunking
+ *
+ * In the spirit of the IPLD Prolly Tree specification's hash-threshold strategy, each level is cut left to right:
+ * a node closes after an entry whose key is a boundary (the first 4 bytes of sha256(level byte ‖ key), big-endian,
+ * are below 2^32 / `targetFanout`), and closes early, before an entry, when that entry would push the node's
+ * encoded size past `maxNodeBytes`. Leaves hash their own keys; branches hash each child's first key. The root is
+ * the single node of the first level that has only one. Boundaries depend on keys, not values: a value change
+ * never moves a boundary (unless it crosses the size bound), so an update rewrites one path per changed key.
+ * `targetFanout` and `maxNodeBytes` are part of a tree's identity: writers that must agree on roots must agree on them.
+ *
+ * ## Trust
+ *
+ * Every block read from the store is hashed and checked against its CID; nodes are decoded strictly. `verify`
+ * additionally checks levels, counts, global order and that every chunk boundary is the canonical one, so a tree
+ * that a buggy or hostile writer produced fails. Errors are named classes (see `errors.ts`) that name the CID.
+ * Bytes returned by `get`, `range` and `diff` may be shared with the cache: treat them as read-only.
  */
 
 import type { CID } from 'multiformats/cid'
 import type { ProgressOptions, ProgressEvent } from 'progress-events'
+import { createProlly } from './prolly.js'
 
 export interface AbortOptions {
   signal?: AbortSignal
@@ -82,6 +109,7 @@ export interface WalkedBlock {
 export type ProllyProgressEvents =
   | ProgressEvent<'prolly:build:chunk', { entries: number, blocks: number }>
   | ProgressEvent<'prolly:verify:block', { cid: CID, blocks: number }>
+  | ProgressEvent<'prolly:mutate:level', { level: number, nodes: number }>
 
 export interface ProllyOptions extends AbortOptions, ProgressOptions<ProllyProgressEvents> {}
 
@@ -141,4 +169,17 @@ export interface ProllyInit {
    * @default 4096
    */
   cacheSize?: number
+}
+
+export { memoryBlockStore, fromHeliaBlockstore } from './blockstores.js'
+export type { HeliaBlockstore } from './blockstores.js'
+export { MAX_KEY_BYTES, DEFAULT_TARGET_FANOUT, DEFAULT_MAX_NODE_BYTES, DEFAULT_CACHE_SIZE, MIN_NODE_BYTES, MAX_NODE_BYTES_LIMIT } from './constants.js'
+export * from './errors.js'
+
+/**
+ * Creates a tree engine over a block store. The engine holds no root: every call takes the root CID to work on,
+ * so one engine serves any number of trees and snapshots sharing the store and the decoded-node cache.
+ */
+export function prolly (components: ProllyComponents, init: ProllyInit = {}): Prolly {
+  return createProlly(components, init)
 }

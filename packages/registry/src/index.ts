@@ -1,1 +1,21 @@
+/**
+ * @packageDocumentation
+ *
+ * The registry's rules, shared by providers, indexers and clients: record validation
+ * and the announcement codec, entry and attribute encoding, folding records into
+ * snapshots, and the query language, planner and executor.
+ *
+ * @example
+ *
+ * ```TypeScript
+ * import { verifyRecord } from '@capdex/registry'
+ *
+ * // Checks size, structure, the key inlined in the name, the V2 signature and the EOL.
+ * const record = await verifyRecord('k51qzi5uqu5d…', recordBytes)
+ * console.info(record.sequence, record.valueCid)
+ * ```
+ */
 export {}
+export * from './entries/index.js'
+export * from './records/index.js'
+export * from './snapshot/index.js'

@@ -1,0 +1,216 @@
+import { decodeManifest, MANIFEST_MAX_BYTES, manifestCid } from '@capdex/manifest'
+import { checkSupersedes, providersTopic, verifyAnnouncement } from '@capdex/registry'
+import { defaultLogger } from '@libp2p/logger'
+import { DEFAULT_MANIFEST_FETCH_COST, DEFAULT_MANIFEST_FETCH_TIMEOUT_MS, MAX_KNOWN_RECORDS } from './constants.js'
+import type { CapdexNode, TopicMessage, Verdict } from './types.js'
+import type { Manifest } from '@capdex/manifest'
+import type { VerifiedRecord, VerifyAnnouncementOptions } from '@capdex/registry'
+import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
+
+export interface AnnouncementListenerComponents {
+  node: Pick<CapdexNode, 'network' | 'subscribe' | 'getVerifiedBlock' | 'putBlock' | 'putRecord' | 'validationBudget'>
+  logger?: ComponentLogger
+}
+
+/** A provider announcement that passed every check. */
+export interface ReceivedAnnouncement {
+  /** the provider's IPNS name, from the key embedded in the record */
+  name: string
+  record: VerifiedRecord
+  manifest: Manifest
+  manifestCid: CID
+  manifestBytes: Uint8Array
+  /** the peer that relayed it (not necessarily the provider) */
+  from: PeerId
+  /** gossipsub message id (hex sha256 of the announcement) */
+  id: string
+}
+
+export interface AnnouncementListenerInit {
+  /** @default node.network */
+  network?: string
+  /** clock for the expiry check, ms since the epoch @default Date.now */
+  now?(): number
+  onAnnouncement(announcement: ReceivedAnnouncement): void | Promise<void>
+  /**
+   * Bound on fetching a manifest that was not inlined.
+   *
+   * @default 10000
+   */
+  manifestTimeoutMs?: number
+  /**
+   * Validation budget units a bitswap fetch costs the relaying peer (a message costs 1).
+   *
+   * @default 4
+   */
+  fetchCost?: number
+  /**
+   * Store accepted records (so this node serves them over the record protocol) and inline manifests.
+   *
+   * @default true
+   */
+  store?: boolean
+}
+
+export interface AnnouncementListenerStats {
+  accepted: number
+  rejected: number
+  ignored: number
+}
+
+export interface AnnouncementListener {
+  stats(): AnnouncementListenerStats
+  /** Unsubscribes from the providers topic. */
+  stop(): void
+}
+
+type Accepted = Omit<ReceivedAnnouncement, 'from' | 'id'>
+
+/** Errors that mean "not now" rather than "invalid": no penalty for the relayer. */
+const IGNORABLE = new Set(['RecordExpiredError', 'StaleRecordError', 'EquivocationError'])
+
+class DefaultAnnouncementListener implements AnnouncementListener {
+  private readonly node: AnnouncementListenerComponents['node']
+  private readonly log: Logger
+  private readonly init: AnnouncementListenerInit
+  private readonly known = new Map<string, VerifiedRecord>()
+  private readonly counts: AnnouncementListenerStats = { accepted: 0, rejected: 0, ignored: 0 }
+  private readonly unsubscribe: () => void
+
+  constructor (components: AnnouncementListenerComponents, init: AnnouncementListenerInit) {
+    this.node = components.node
+    this.log = (components.logger ?? defaultLogger()).forComponent('capdex:announcements')
+    this.init = init
+    const topic = providersTopic(init.network ?? components.node.network)
+    this.unsubscribe = this.node.subscribe<Accepted>(topic, {
+      validate: async (msg, from) => {
+        const verdict = await this.validate(msg, from)
+        if (verdict === 'reject') this.counts.rejected++
+        else if (verdict === 'ignore') this.counts.ignored++
+        else this.counts.accepted++
+        return verdict
+      },
+      onMessage: async (_data, from, msg) => {
+        if (msg.value != null) {
+          await this.init.onAnnouncement({ ...msg.value, from, id: msg.id })
+        }
+      }
+    })
+  }
+
+  private remember (record: VerifiedRecord): void {
+    this.known.delete(record.name)
+    this.known.set(record.name, record)
+    if (this.known.size > MAX_KNOWN_RECORDS) {
+      const oldest = this.known.keys().next()
+      if (oldest.done !== true) {
+        this.known.delete(oldest.value)
+      }
+    }
+  }
+
+  private judge (err: unknown, what: string, from: PeerId): 'reject' | 'ignore' {
+    const name = (err as Error).name
+    const verdict = IGNORABLE.has(name) ? 'ignore' : 'reject'
+    if (name === 'EquivocationError') {
+      this.log.error('equivocation relayed by %p: %s', from, (err as Error).message)
+    } else {
+      this.log('%s announcement from %p: %s - %e', verdict, from, what, err)
+    }
+    return verdict
+  }
+
+  private async validate (msg: TopicMessage, from: PeerId): Promise<Verdict<Accepted>> {
+    const now = this.init.now?.()
+    const options: VerifyAnnouncementOptions = now != null ? { now } : {}
+
+    // decode, record structure, inline manifest hash, signature, expiry
+    let record: VerifiedRecord
+    let inline: Uint8Array | undefined
+    try {
+      const verified = await verifyAnnouncement(msg.data, options)
+      record = verified.record
+      inline = verified.manifestBytes
+      checkSupersedes(this.known.get(record.name), record)
+    } catch (err) {
+      return this.judge(err, 'record', from)
+    }
+
+    const cid = record.valueCid
+    if (cid == null) {
+      this.log('reject announcement from %p: record value %s is not /ipfs/<cid>', from, record.value)
+      return 'reject'
+    }
+
+    let bytes: Uint8Array
+    if (inline != null) {
+      bytes = inline
+    } else {
+      if (!this.node.validationBudget.take(from, this.init.fetchCost ?? DEFAULT_MANIFEST_FETCH_COST)) {
+        this.log('ignore announcement from %p: no budget to fetch manifest %c', from, cid)
+        return 'ignore'
+      }
+      try {
+        bytes = await this.node.getVerifiedBlock(cid, {
+          maxBytes: MANIFEST_MAX_BYTES,
+          timeoutMs: this.init.manifestTimeoutMs ?? DEFAULT_MANIFEST_FETCH_TIMEOUT_MS
+        })
+      } catch (err) {
+        // an oversized block is the provider's fault; a slow or missing one may be the network's
+        if ((err as Error).name === 'BlockTooLargeError') {
+          return this.judge(err, 'manifest', from)
+        }
+        this.log('ignore announcement from %p: manifest %c not fetched - %e', from, cid, err)
+        return 'ignore'
+      }
+    }
+
+    let manifest: Manifest
+    try {
+      if (!manifestCid(bytes).equals(cid)) {
+        this.log('reject announcement from %p: manifest does not hash to %c', from, cid)
+        return 'reject'
+      }
+      manifest = decodeManifest(bytes)
+    } catch (err) {
+      return this.judge(err, 'manifest', from)
+    }
+    if (manifest.provider !== record.name) {
+      this.log('reject announcement from %p: manifest provider %s is not the record name %s', from, manifest.provider, record.name)
+      return 'reject'
+    }
+
+    if (this.init.store !== false) {
+      try {
+        if (inline != null) {
+          await this.node.putBlock(bytes, cid.code)
+        }
+        await this.node.putRecord(record.name, record.bytes, now != null ? { now } : {})
+      } catch (err) {
+        return this.judge(err, 'store', from)
+      }
+    }
+    this.remember(record)
+    return { accept: { name: record.name, record, manifest, manifestCid: cid, manifestBytes: bytes } }
+  }
+
+  stats (): AnnouncementListenerStats {
+    return { ...this.counts }
+  }
+
+  stop (): void {
+    this.unsubscribe()
+  }
+}
+
+/**
+ * Subscribes to the providers topic and validates each announcement before gossipsub
+ * forwards it: record checks (Reject when invalid, Ignore when expired or stale), the
+ * manifest inline or fetched over bitswap (64 KiB cap, bounded time), its hash against the
+ * record value, the manifest schema and its provider field against the record name. Accepted
+ * announcements are stored and handed to `onAnnouncement`.
+ */
+export function announcementListener (components: AnnouncementListenerComponents, init: AnnouncementListenerInit): AnnouncementListener {
+  return new DefaultAnnouncementListener(components, init)
+}

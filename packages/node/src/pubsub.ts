@@ -1,0 +1,265 @@
+import { createHash } from 'node:crypto'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { anySignal } from 'any-signal'
+import { DEFAULT_PUBLISH_TIMEOUT_MS } from './constants.js'
+import { AlreadySubscribedError, DuplicateMessageError, NoPeersError, TopicNotAllowedError } from './errors.js'
+import type { ValidationBudget } from './budget.js'
+import type { PublishOptions, PublishAndAwaitPeerOptions, TopicHandler, TopicMessage, Verdict, WaitForTopicPeersOptions } from './types.js'
+import type { GossipSub, GossipsubMessage, Message, PublishResult } from '@libp2p/gossipsub'
+import type { Logger, PeerId } from '@libp2p/interface'
+
+/** Message id = sha256 of the data (DESIGN), shown as hex. */
+export function messageId (data: Uint8Array): Uint8Array {
+  return createHash('sha256').update(data).digest()
+}
+
+export function messageIdToString (id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')
+}
+
+interface ScoredPubsub {
+  getScore(peerId: string): number
+}
+
+function hasScore (pubsub: object): pubsub is ScoredPubsub {
+  return typeof (pubsub as Partial<ScoredPubsub>).getScore === 'function'
+}
+
+export interface PubsubHelpersComponents {
+  pubsub: GossipSub
+  budget: ValidationBudget
+  log: Logger
+}
+
+export interface PubsubHelpersInit {
+  allowedTopics: ReadonlySet<string>
+}
+
+interface Subscription {
+  onMessage(evt: CustomEvent<GossipsubMessage>): void
+}
+
+/** The pubsub half of a capdex node; see `CapdexNode` for the documentation of each method. */
+export class PubsubHelpers {
+  private readonly pubsub: GossipSub
+  private readonly budget: ValidationBudget
+  private readonly log: Logger
+  private readonly allowedTopics: ReadonlySet<string>
+  private readonly subscriptions = new Map<string, Subscription>()
+  /** results of validators, handed to onMessage (gossipsub passes the same message object) */
+  private readonly accepted = new WeakMap<Message, unknown>()
+
+  constructor (components: PubsubHelpersComponents, init: PubsubHelpersInit) {
+    this.pubsub = components.pubsub
+    this.budget = components.budget
+    this.log = components.log
+    this.allowedTopics = init.allowedTopics
+  }
+
+  private assertAllowed (topic: string): void {
+    if (!this.allowedTopics.has(topic)) {
+      throw new TopicNotAllowedError(`Topic ${topic} is not one of this node's topics (${[...this.allowedTopics].join(', ')}); pass it in init.topics`)
+    }
+  }
+
+  topicPeers (topic: string): PeerId[] {
+    return this.pubsub.getSubscribers(topic)
+  }
+
+  peerScore (peer: PeerId): number {
+    return hasScore(this.pubsub) ? this.pubsub.getScore(peer.toString()) : 0
+  }
+
+  async publish (topic: string, data: Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
+    this.assertAllowed(topic)
+    options.signal?.throwIfAborted()
+    try {
+      return await this.pubsub.publish(topic, data)
+    } catch (err) {
+      const message = (err as Error).message
+      if (message === 'PublishError.NoPeersSubscribedToTopic') {
+        throw new NoPeersError(`No peers subscribed to ${topic}`)
+      }
+      if (message === 'PublishError.Duplicate') {
+        throw new DuplicateMessageError(`This message (id ${messageIdToString(messageId(data))}) was already published on ${topic}`)
+      }
+      throw err
+    }
+  }
+
+  async waitForTopicPeers (topic: string, options: WaitForTopicPeersOptions = {}): Promise<PeerId[]> {
+    const min = options.min ?? 1
+    const current = this.pubsub.getSubscribers(topic)
+    if (current.length >= min) {
+      return current
+    }
+    options.signal?.throwIfAborted()
+    return new Promise<PeerId[]>((resolve, reject) => {
+      const onChange = (): void => {
+        const peers = this.pubsub.getSubscribers(topic)
+        if (peers.length >= min) {
+          cleanup()
+          resolve(peers)
+        }
+      }
+      const onAbort = (): void => {
+        cleanup()
+        reject(options.signal?.reason as Error)
+      }
+      const cleanup = (): void => {
+        this.pubsub.removeEventListener('subscription-change', onChange)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+      this.pubsub.addEventListener('subscription-change', onChange)
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  async publishAndAwaitPeer (topic: string, data: Uint8Array, options: PublishAndAwaitPeerOptions = {}): Promise<PublishResult> {
+    this.assertAllowed(topic)
+    const timeoutMs = options.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = anySignal([timeout, options.signal])
+    const noPeers = (): NoPeersError => new NoPeersError(`No peers subscribed to ${topic} within ${timeoutMs} ms: is the node connected to an indexer or another peer on this network?`)
+    try {
+      // retry on subscription changes and heartbeats until a subscribed peer got the message
+      for (;;) {
+        try {
+          await this.waitForTopicPeers(topic, { min: 1, signal })
+        } catch (err) {
+          if (timeout.aborted && options.signal?.aborted !== true) {
+            throw noPeers()
+          }
+          throw err
+        }
+        try {
+          const result = await this.publish(topic, data, { signal })
+          if (result.recipients.length > 0) {
+            return result
+          }
+        } catch (err) {
+          if ((err as Error).name !== 'NoPeersError') {
+            throw err
+          }
+        }
+        this.log('publish on %s reached no peer yet, waiting', topic)
+        await this.nextTick(signal).catch((err: unknown) => {
+          if (timeout.aborted && options.signal?.aborted !== true) {
+            throw noPeers()
+          }
+          throw err
+        })
+      }
+    } finally {
+      signal.clear()
+    }
+  }
+
+  /** Resolves at the next subscription change or gossipsub heartbeat. */
+  private async nextTick (signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted()
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        cleanup()
+        resolve()
+      }
+      const onAbort = (): void => {
+        cleanup()
+        reject(signal.reason as Error)
+      }
+      const cleanup = (): void => {
+        this.pubsub.removeEventListener('subscription-change', done)
+        this.pubsub.removeEventListener('gossipsub:heartbeat', done)
+        signal.removeEventListener('abort', onAbort)
+      }
+      this.pubsub.addEventListener('subscription-change', done)
+      this.pubsub.addEventListener('gossipsub:heartbeat', done)
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  subscribe<T = undefined>(topic: string, handler: TopicHandler<T>): () => void {
+    this.assertAllowed(topic)
+    if (this.subscriptions.has(topic)) {
+      throw new AlreadySubscribedError(`Topic ${topic} already has a subscriber on this node`)
+    }
+    const log = this.log
+
+    this.pubsub.topicValidators.set(topic, async (from: PeerId, message: Message): Promise<TopicValidatorResult> => {
+      if (!this.budget.take(from)) {
+        log('ignoring message on %s from %p: over validation budget', topic, from)
+        return TopicValidatorResult.Ignore
+      }
+      if (handler.validate == null) {
+        return TopicValidatorResult.Accept
+      }
+      const msg: TopicMessage = { topic, data: message.data, id: messageIdToString(messageId(message.data)) }
+      let verdict: Verdict<T>
+      try {
+        verdict = await handler.validate(msg, from)
+      } catch (err) {
+        // a throwing validator is our bug, not the peer's fault: do not penalize
+        log.error('validator for %s threw, ignoring message from %p - %e', topic, from, err)
+        return TopicValidatorResult.Ignore
+      }
+      if (typeof verdict === 'object') {
+        this.accepted.set(message, verdict.accept)
+        return TopicValidatorResult.Accept
+      }
+      switch (verdict) {
+        case 'accept': return TopicValidatorResult.Accept
+        case 'reject': return TopicValidatorResult.Reject
+        default: return TopicValidatorResult.Ignore
+      }
+    })
+
+    const subscription: Subscription = {
+      onMessage: (evt) => {
+        const { msg: message, propagationSource, msgId } = evt.detail
+        if (message.topic !== topic) {
+          return
+        }
+        const value = this.accepted.get(message) as T | undefined
+        this.accepted.delete(message)
+        const msg: TopicMessage = { topic, data: message.data, id: msgId }
+        void Promise.resolve()
+          .then(async () => { await handler.onMessage(message.data, propagationSource, { ...msg, value }) })
+          .catch((err: unknown) => { log.error('onMessage for %s failed - %e', topic, err) })
+      }
+    }
+    this.subscriptions.set(topic, subscription)
+    this.pubsub.addEventListener('gossipsub:message', subscription.onMessage)
+    this.pubsub.subscribe(topic)
+    log('subscribed to %s', topic)
+
+    let active = true
+    return () => {
+      if (!active) {
+        return
+      }
+      active = false
+      this.pubsub.removeEventListener('gossipsub:message', subscription.onMessage)
+      this.pubsub.topicValidators.delete(topic)
+      this.subscriptions.delete(topic)
+      try {
+        this.pubsub.unsubscribe(topic)
+      } catch (err) {
+        // pubsub already stopped
+        log('unsubscribe from %s after stop - %e', topic, err)
+      }
+      log('unsubscribed from %s', topic)
+    }
+  }
+
+  /** Drops every subscription (on stop). */
+  unsubscribeAll (): void {
+    for (const topic of [...this.subscriptions.keys()]) {
+      const sub = this.subscriptions.get(topic)
+      if (sub != null) {
+        this.pubsub.removeEventListener('gossipsub:message', sub.onMessage)
+      }
+      this.pubsub.topicValidators.delete(topic)
+      this.subscriptions.delete(topic)
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import { CustomProgressEvent } from 'progress-events'
+import { BRANCH_ITEMS, Chunker, LEAF_ITEMS } from './chunker.js'
+import { encodeNode, leafNode } from './codec.js'
+import { UnsortedEntriesError } from './errors.js'
+import { compareBytes, validateKey, validateValue } from './keys.js'
+import { throwIfAborted } from './store.js'
+import type { ItemKind } from './chunker.js'
+import type { ChildRef } from './codec.js'
+import type { TreeContext } from './context.js'
+import type { Entry, ProllyOptions } from './index.js'
+import type { CID } from 'multiformats/cid'
+
+interface LevelState<T extends { key: Uint8Array }> {
+  chunker: Chunker<T>
+  /** nodes closed on this level so far */
+  emitted: number
+  /** the level's first node, passed up only once a second one shows the level is not the root */
+  held: ChildRef | undefined
+}
+
+export interface BuiltTree {
+  root: CID
+  level: number
+}
+
+/**
+ * Streams items into a tree bottom-up. Each level keeps only its open chunk, so memory is O(depth × node size)
+ * whatever the number of entries. `baseLevel` 0 takes entries; a higher base takes child references, which is how
+ * mutate grows a tree above its old root.
+ */
+export class TreeBuilder<T extends { key: Uint8Array }> {
+  /** blocks written */
+  blocks = 0
+  /** items taken at the base level */
+  items = 0
+  private readonly base: LevelState<T>
+  private readonly branches: Array<LevelState<ChildRef>> = []
+
+  constructor (private readonly ctx: TreeContext, private readonly baseLevel: number, private readonly kind: ItemKind<T>, private readonly options: ProllyOptions = {}) {
+    this.base = { chunker: new Chunker(baseLevel, ctx.rules, kind), emitted: 0, held: undefined }
+  }
+
+  async add (item: T): Promise<void> {
+    this.items++
+    this.base.chunker.push(item)
+    await this.closeChunks(this.baseLevel, this.base, this.kind)
+  }
+
+  /** Closes every open chunk and returns the root: the first level that ended up with a single node. */
+  async finish (): Promise<BuiltTree> {
+    this.base.chunker.flush()
+    await this.closeChunks(this.baseLevel, this.base, this.kind)
+    if (this.base.emitted === 0) {
+      return { root: await this.write(leafNode([], [])), level: 0 }
+    }
+    if (this.base.emitted === 1) {
+      return { root: this.base.held!.link, level: this.baseLevel }
+    }
+    for (let level = this.baseLevel + 1; ; level++) {
+      const state = this.branchLevel(level)
+      state.chunker.flush()
+      await this.closeChunks(level, state, BRANCH_ITEMS)
+      if (state.emitted === 1) {
+        return { root: state.held!.link, level }
+      }
+    }
+  }
+
+  private branchLevel (level: number): LevelState<ChildRef> {
+    const index = level - this.baseLevel - 1
+    let state = this.branches[index]
+    if (state === undefined) {
+      state = { chunker: new Chunker(level, this.ctx.rules, BRANCH_ITEMS), emitted: 0, held: undefined }
+      this.branches[index] = state
+    }
+    return state
+  }
+
+  private async closeChunks<I extends { key: Uint8Array }> (level: number, state: LevelState<I>, kind: ItemKind<I>): Promise<void> {
+    for (let items = state.chunker.take(); items !== undefined; items = state.chunker.take()) {
+      const node = kind.node(level, items)
+      const ref = { key: node.keys[0]!, link: await this.write(node), count: node.count }
+      if (level === 0) {
+        this.options.onProgress?.(new CustomProgressEvent('prolly:build:chunk', { entries: this.items, blocks: this.blocks }))
+      }
+      state.emitted++
+      if (state.emitted === 1) {
+        state.held = ref
+        continue
+      }
+      const parent = this.branchLevel(level + 1)
+      if (state.held !== undefined) {
+        parent.chunker.push(state.held)
+        state.held = undefined
+      }
+      parent.chunker.push(ref)
+      await this.closeChunks(level + 1, parent, BRANCH_ITEMS)
+    }
+  }
+
+  private async write (node: Parameters<typeof encodeNode>[0]): Promise<CID> {
+    const block = encodeNode(node)
+    await this.ctx.store.put(block, this.options)
+    this.blocks++
+    return block.cid
+  }
+}
+
+/** Builds a tree from entries sorted strictly ascending by key, holding only one open node per level. */
+export async function build (ctx: TreeContext, entries: Iterable<Entry> | AsyncIterable<Entry>, options: ProllyOptions = {}): Promise<CID> {
+  const builder = new TreeBuilder(ctx, 0, LEAF_ITEMS, options)
+  let previous: Uint8Array | undefined
+  for await (const entry of entries) {
+    throwIfAborted(options.signal)
+    const key = validateKey(entry.key)
+    const value = validateValue(entry.value)
+    ctx.rules.checkEntry(key, value)
+    if (previous !== undefined && compareBytes(previous, key) >= 0) {
+      throw new UnsortedEntriesError(`Entry ${builder.items} is not greater than the entry before it`)
+    }
+    previous = key
+    await builder.add({ key, value })
+  }
+  return (await builder.finish()).root
+}

@@ -1,0 +1,204 @@
+import { CustomProgressEvent } from 'progress-events'
+import { TreeBuilder } from './build.js'
+import { cidKey } from './cache.js'
+import { BRANCH_ITEMS, Chunker, LEAF_ITEMS } from './chunker.js'
+import { encodeNode, leafNode } from './codec.js'
+import { InvalidOperationError } from './errors.js'
+import { Cursor } from './cursor.js'
+import { compareBytes, validateKey, validateValue } from './keys.js'
+import { throwIfAborted } from './store.js'
+import type { ItemKind } from './chunker.js'
+import type { Block, ChildRef, TreeNode } from './codec.js'
+import type { TreeContext } from './context.js'
+import type { Entry, MutateResult, Operation, ProllyOptions } from './index.js'
+import type { CID } from 'multiformats/cid'
+
+/** A put (with the new item) or a delete (without) of the item at `key` on one level. */
+interface LevelOp<T> {
+  key: Uint8Array
+  item?: T
+}
+
+interface PendingBlock extends Block {
+  node: TreeNode
+}
+
+/** Validates a batch, sorts it by key and keeps the last operation for each key. */
+function normalize (ctx: TreeContext, batch: Iterable<Operation>): Array<LevelOp<Entry>> {
+  const ops: Array<LevelOp<Entry>> = []
+  for (const operation of batch) {
+    const key = validateKey((operation as { key?: unknown } | null)?.key)
+    if (operation.op === 'put') {
+      const value = validateValue(operation.value)
+      ctx.rules.checkEntry(key, value)
+      ops.push({ key, item: { key, value } })
+    } else if (operation.op === 'delete') {
+      ops.push({ key })
+    } else {
+      throw new InvalidOperationError(`Unknown operation ${String((operation as { op?: unknown }).op)}`)
+    }
+  }
+  // Array sort is stable, so among equal keys the batch order survives and the last one wins
+  ops.sort((a, b) => compareBytes(a.key, b.key))
+  return ops.filter((op, i) => i === ops.length - 1 || compareBytes(op.key, ops[i + 1]!.key) !== 0)
+}
+
+/**
+ * Re-chunks one level around the operations and returns the operations this causes one level up.
+ *
+ * Each region starts at the old node holding the first pending operation (chunk state is fresh there, since an old
+ * node always starts right after a boundary) and runs over the merged items until the new chunking closes exactly
+ * where an old node ended: from there on the old chunking is reproduced as it is, so the region can stop.
+ */
+async function rechunkLevel<T extends { key: Uint8Array }> (
+  ctx: TreeContext, root: CID, rootNode: TreeNode, level: number, kind: ItemKind<T>, ops: Array<LevelOp<T>>,
+  pending: Map<string, PendingBlock>, options: ProllyOptions
+): Promise<Array<LevelOp<ChildRef>>> {
+  const cursor = new Cursor(ctx.store, root, rootNode, options)
+  const removed: ChildRef[] = []
+  const added: ChildRef[] = []
+  const chunker = new Chunker(level, ctx.rules, kind)
+  const emit = (): void => {
+    for (let items = chunker.take(); items !== undefined; items = chunker.take()) {
+      const node = kind.node(level, items)
+      const block = encodeNode(node)
+      pending.set(cidKey(block.cid), { ...block, node })
+      added.push({ key: node.keys[0]!, link: block.cid, count: node.count })
+    }
+  }
+
+  let next = 0
+  while (next < ops.length) {
+    throwIfAborted(options.signal)
+    let node: TreeNode | undefined = await cursor.seek(ops[next]!.key, level)
+    while (node !== undefined) {
+      if (node.keys.length > 0) {
+        removed.push({ key: node.keys[0]!, link: cursor.cid, count: node.count })
+      }
+      // operations below the next node's first key land in this node
+      const limit = cursor.nextKey()
+      const items = kind.items(node, cursor.cid)
+      let index = 0
+      for (;;) {
+        const op = next < ops.length && (limit === undefined || compareBytes(ops[next]!.key, limit) < 0) ? ops[next]! : undefined
+        const item = items[index]
+        if (op === undefined && item === undefined) {
+          break
+        }
+        const order = op === undefined ? -1 : item === undefined ? 1 : compareBytes(item.key, op.key)
+        if (order < 0) {
+          chunker.push(item!)
+          index++
+        } else {
+          if (op!.item !== undefined) {
+            chunker.push(op!.item)
+          }
+          next++
+          if (order === 0) {
+            index++
+          }
+        }
+      }
+      emit()
+      if (chunker.pending === 0) {
+        break
+      }
+      node = await cursor.next()
+      if (node === undefined) {
+        chunker.flush()
+        emit()
+      }
+    }
+  }
+
+  // Pair old and new nodes by first key; a node that came out identical is neither removed nor written.
+  const up: Array<LevelOp<ChildRef>> = []
+  let r = 0
+  let a = 0
+  while (r < removed.length || a < added.length) {
+    const old = removed[r]
+    const fresh = added[a]
+    const order = old === undefined ? 1 : fresh === undefined ? -1 : compareBytes(old.key, fresh.key)
+    if (order < 0) {
+      up.push({ key: old!.key })
+      r++
+    } else if (order > 0) {
+      up.push({ key: fresh!.key, item: fresh! })
+      a++
+    } else {
+      if (old!.link.equals(fresh!.link)) {
+        pending.delete(cidKey(fresh!.link))
+      } else {
+        up.push({ key: fresh!.key, item: fresh! })
+      }
+      r++
+      a++
+    }
+  }
+  options.onProgress?.(new CustomProgressEvent('prolly:mutate:level', { level, nodes: added.length }))
+  return up
+}
+
+/** Applies a batch of puts and deletes, re-chunking only around the changed keys, level by level up to the root. */
+export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Operation>, options: ProllyOptions = {}): Promise<MutateResult> {
+  const ops = normalize(ctx, batch)
+  if (ops.length === 0) {
+    return { root, written: 0 }
+  }
+  const rootNode = await ctx.store.load(root, options)
+  const pending = new Map<string, PendingBlock>()
+  let up = await rechunkLevel(ctx, root, rootNode, 0, LEAF_ITEMS, ops, pending, options)
+  for (let level = 1; level <= rootNode.level && up.length > 0; level++) {
+    up = await rechunkLevel(ctx, root, rootNode, level, BRANCH_ITEMS, up, pending, options)
+  }
+  if (up.length === 0) {
+    return { root, written: 0 }
+  }
+
+  // `up` now holds every node of the new top level (the old root's level).
+  const top = up.flatMap((op) => op.item === undefined ? [] : [op.item])
+  if (top.length > 1) {
+    // the top level split: grow new levels above it
+    const written = await writePending(ctx, pending, rootNode.level, options)
+    const builder = new TreeBuilder(ctx, rootNode.level + 1, BRANCH_ITEMS, options)
+    for (const child of top) {
+      await builder.add(child)
+    }
+    const grown = await builder.finish()
+    return { root: grown.root, written: written + builder.blocks }
+  }
+
+  let newRoot: CID
+  let node: TreeNode
+  if (top.length === 0) {
+    node = leafNode([], [])
+    const block = encodeNode(node)
+    pending.set(cidKey(block.cid), { ...block, node })
+    newRoot = block.cid
+  } else {
+    newRoot = top[0]!.link
+    node = await loadNew(ctx, pending, newRoot, options)
+    // a level that shrank to one node is the root; drop the chain of single-child nodes above it
+    while (!node.leaf && node.links.length === 1) {
+      newRoot = node.links[0]!
+      node = await loadNew(ctx, pending, newRoot, options)
+    }
+  }
+  return { root: newRoot, written: await writePending(ctx, pending, node.level, options) }
+}
+
+async function loadNew (ctx: TreeContext, pending: Map<string, PendingBlock>, cid: CID, options: ProllyOptions): Promise<TreeNode> {
+  return pending.get(cidKey(cid))?.node ?? ctx.store.load(cid, options)
+}
+
+/** Writes the new blocks up to `maxLevel`, children before parents; anything above is the dropped chain. */
+async function writePending (ctx: TreeContext, pending: Map<string, PendingBlock>, maxLevel: number, options: ProllyOptions): Promise<number> {
+  let written = 0
+  const blocks = [...pending.values()].filter((block) => block.node.level <= maxLevel)
+  blocks.sort((a, b) => a.node.level - b.node.level)
+  for (const block of blocks) {
+    await ctx.store.put(block, options, true)
+    written++
+  }
+  return written
+}

@@ -1,0 +1,133 @@
+import { cidKey, NodeCache } from './cache.js'
+import { decodeNode, hashMatches, isNodeCid } from './codec.js'
+import { AbortError, InvalidBlockError, InvalidNodeError, MissingBlockError } from './errors.js'
+import type { Block, BranchNode, TreeNode } from './codec.js'
+import type { AbortOptions, BlockStore, ProllyStats } from './index.js'
+import type { CID } from 'multiformats/cid'
+
+export interface NodeStoreInit {
+  blocks: BlockStore
+  cacheSize: number
+  maxNodeBytes: number
+  stats: ProllyStats
+}
+
+/** Throws our AbortError (naming the block when there is one) if the signal has fired. */
+export function throwIfAborted (signal: AbortSignal | undefined, cid?: CID): void {
+  if (signal?.aborted === true) {
+    throw new AbortError(cid, undefined, { cause: signal.reason })
+  }
+}
+
+/** Settles with `promise`, or rejects as soon as `signal` aborts, even if the store ignores the signal. */
+async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal == null) {
+    return promise
+  }
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    if (onAbort !== undefined) {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+function isNotFound (err: unknown): boolean {
+  return err instanceof Error && (err.name === 'NotFoundError' || err.name === 'MissingBlockError')
+}
+
+/** Reads and writes nodes: hash checks on every fetch, strict decoding, the decoded-node cache and the counters. */
+export class NodeStore {
+  private readonly blocks: BlockStore
+  private readonly cache: NodeCache
+  private readonly maxNodeBytes: number
+  private readonly stats: ProllyStats
+
+  constructor (init: NodeStoreInit) {
+    this.blocks = init.blocks
+    this.cache = new NodeCache(init.cacheSize)
+    this.maxNodeBytes = init.maxNodeBytes
+    this.stats = init.stats
+  }
+
+  /** The block's bytes straight from the store, checked against the CID. */
+  async fetch (cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
+    if (!isNodeCid(cid)) {
+      throw new InvalidNodeError(cid, 'link', 'nodes must be CIDv1 dag-cbor sha2-256')
+    }
+    const signal = options.signal
+    throwIfAborted(signal, cid)
+    let bytes: Uint8Array
+    try {
+      bytes = await raceSignal(this.blocks.get(cid, signal == null ? {} : { signal }), signal)
+    } catch (err) {
+      if (signal?.aborted === true) {
+        throw new AbortError(cid, undefined, { cause: err })
+      }
+      if (isNotFound(err)) {
+        throw new MissingBlockError(cid, undefined, { cause: err })
+      }
+      throw err
+    }
+    this.stats.blocksRead++
+    if (!hashMatches(cid, bytes)) {
+      throw new InvalidBlockError(cid)
+    }
+    return bytes
+  }
+
+  /** Strictly decodes a fetched block, rejecting it first if it is over the node size bound. */
+  decode (cid: CID, bytes: Uint8Array): TreeNode {
+    if (bytes.length > this.maxNodeBytes) {
+      throw new InvalidNodeError(cid, 'size', `${bytes.length} bytes is over the ${this.maxNodeBytes} byte bound`)
+    }
+    return decodeNode(cid, bytes)
+  }
+
+  /** A decoded node, from the cache when it is there. */
+  async load (cid: CID, options: AbortOptions = {}): Promise<TreeNode> {
+    const key = cidKey(cid)
+    const cached = this.cache.get(key)
+    if (cached !== undefined) {
+      this.stats.cacheHits++
+      return cached
+    }
+    const node = this.decode(cid, await this.fetch(cid, options))
+    this.cache.set(key, node)
+    return node
+  }
+
+  /** Loads a node that a parent claims is at `level`. */
+  async loadAt (cid: CID, level: number, options: AbortOptions = {}): Promise<TreeNode> {
+    const node = await this.load(cid, options)
+    if (node.level !== level) {
+      throw new InvalidNodeError(cid, 'level', `found level ${node.level} where its parent expects ${level}`)
+    }
+    return node
+  }
+
+  /** The `index`th child of a branch, checked to sit one level below it. */
+  async child (parent: BranchNode, index: number, options: AbortOptions = {}): Promise<TreeNode> {
+    return this.loadAt(parent.links[index]!, parent.level - 1, options)
+  }
+
+  /** Writes a block; with `remember`, also caches its node as decoded from the written bytes (never the caller's arrays). */
+  async put (block: Block, options: AbortOptions = {}, remember = false): Promise<void> {
+    throwIfAborted(options.signal)
+    await this.blocks.put(block.cid, block.bytes, options.signal == null ? {} : { signal: options.signal })
+    this.stats.blocksWritten++
+    if (remember) {
+      this.cache.set(cidKey(block.cid), decodeNode(block.cid, block.bytes))
+    }
+  }
+
+  clearCache (): void {
+    this.cache.clear()
+  }
+}

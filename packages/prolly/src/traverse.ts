@@ -1,0 +1,73 @@
+import { anySignal } from 'any-signal'
+import { cidKey } from './cache.js'
+import { InvalidNodeError } from './errors.js'
+import type { TreeNode } from './codec.js'
+import type { TreeContext } from './context.js'
+import type { AbortOptions } from './index.js'
+import type { CID } from 'multiformats/cid'
+
+/** What a parent says about a child: the child must match it. */
+export interface ParentClaim {
+  level: number
+  key: Uint8Array
+  count: number
+}
+
+export interface Visit {
+  cid: CID
+  /** as fetched from the store, already checked against the CID */
+  bytes: Uint8Array
+  /** freshly decoded from `bytes`, never from the cache */
+  node: TreeNode
+  /** undefined for the root */
+  claim: ParentClaim | undefined
+}
+
+/**
+ * Every block of a tree in depth-first, left-to-right order, so each level is seen left to right. Blocks are
+ * re-fetched and re-hashed rather than served from the cache. The children of each branch are fetched
+ * concurrently ahead of use, which matters on a network block store; whatever is still in flight is aborted when
+ * the walk ends, by error or by the consumer stopping. A block linked twice fails: a valid tree never repeats one,
+ * and refusing keeps a hostile DAG of shared subtrees from costing exponential work.
+ */
+export async function * traverse (ctx: TreeContext, root: CID, options: AbortOptions = {}): AsyncGenerator<Visit> {
+  const controller = new AbortController()
+  const signal = anySignal([controller.signal, options.signal])
+  const prefetched = new Map<string, Promise<Uint8Array>>()
+  const seen = new Set<string>()
+  const stack: Array<{ cid: CID, claim: ParentClaim | undefined }> = [{ cid: root, claim: undefined }]
+  try {
+    for (let visit = stack.pop(); visit !== undefined; visit = stack.pop()) {
+      const { cid, claim } = visit
+      const key = cidKey(cid)
+      if (seen.has(key)) {
+        throw new InvalidNodeError(cid, 'order', 'the block is linked more than once')
+      }
+      seen.add(key)
+      const bytes = await (prefetched.get(key) ?? ctx.store.fetch(cid, { signal }))
+      prefetched.delete(key)
+      const node = ctx.store.decode(cid, bytes)
+      if (claim !== undefined && node.level !== claim.level) {
+        throw new InvalidNodeError(cid, 'level', `found level ${node.level} where its parent expects ${claim.level}`)
+      }
+      if (!node.leaf) {
+        for (let i = node.links.length - 1; i >= 0; i--) {
+          stack.push({ cid: node.links[i]!, claim: { level: node.level - 1, key: node.keys[i]!, count: node.counts[i]! } })
+        }
+        for (const link of node.links) {
+          const linkKey = cidKey(link)
+          if (!seen.has(linkKey) && !prefetched.has(linkKey)) {
+            const fetching = ctx.store.fetch(link, { signal })
+            // a prefetch that fails is reported when (and if) its block is reached
+            fetching.catch(() => {})
+            prefetched.set(linkKey, fetching)
+          }
+        }
+      }
+      yield { cid, bytes, node, claim }
+    }
+  } finally {
+    controller.abort()
+    signal.clear()
+  }
+}

@@ -1,0 +1,71 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { equals } from 'uint8arrays/equals'
+import { MAX_ENTRY_BYTES } from './constants.js'
+import { InvalidEntryError } from './errors.js'
+
+/**
+ * The value of a `providers`-tree entry (DAG-CBOR). The key is `nameToBytes(name)`, the 38-byte
+ * identity multihash of the provider's Ed25519 key.
+ *
+ * `seen` is NOT the time the indexer heard the record: arrival times differ between indexers and
+ * would make roots depend on network timing. It is the manifest's signed `issuedAt` in ms since the
+ * epoch, a pure function of the record (record → manifest CID → manifest), so two indexers holding
+ * the same records hold byte-identical entries. Arrival time belongs in the indexer's journal.
+ */
+export interface ProviderEntry {
+  /** the provider's IPNS record, as signed */
+  record: Uint8Array
+  /** the manifest the record points to (`/ipfs/<cid>`) */
+  manifest: CID
+  /** the manifest's `issuedAt`, ms since the epoch (an unsigned integer) */
+  seen: number
+}
+
+const ENTRY_KEYS = ['manifest', 'record', 'seen']
+
+export function encodeEntry (entry: ProviderEntry): Uint8Array {
+  if (!(entry.record instanceof Uint8Array) || CID.asCID(entry.manifest) == null || !Number.isSafeInteger(entry.seen) || entry.seen < 0) {
+    throw new InvalidEntryError('An entry needs record bytes, a manifest CID and a non-negative integer seen')
+  }
+  return dagCbor.encode({ record: entry.record, manifest: entry.manifest, seen: entry.seen })
+}
+
+/**
+ * Strict decode: canonical DAG-CBOR, a map with exactly the keys `record`, `manifest`, `seen`
+ * and the right types, at most `MAX_ENTRY_BYTES`. Anything else throws `InvalidEntryError`.
+ */
+export function decodeEntry (bytes: Uint8Array): ProviderEntry {
+  if (bytes.length > MAX_ENTRY_BYTES) {
+    throw new InvalidEntryError(`Entry of ${bytes.length} bytes exceeds ${MAX_ENTRY_BYTES}`)
+  }
+  let value: unknown
+  try {
+    value = dagCbor.decode(bytes)
+  } catch (err) {
+    throw new InvalidEntryError(`Entry is not canonical DAG-CBOR: ${(err as Error).message}`)
+  }
+  if (value == null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array || CID.asCID(value) != null) {
+    throw new InvalidEntryError('Entry is not a map')
+  }
+  const keys = Object.keys(value).sort()
+  if (keys.length !== ENTRY_KEYS.length || keys.some((k, i) => k !== ENTRY_KEYS[i])) {
+    throw new InvalidEntryError(`Entry keys must be exactly ${ENTRY_KEYS.join(', ')}; got ${keys.join(', ')}`)
+  }
+  const { record, manifest, seen } = value as Record<string, unknown>
+  if (!(record instanceof Uint8Array)) {
+    throw new InvalidEntryError('Entry "record" must be bytes')
+  }
+  const cid = CID.asCID(manifest)
+  if (cid == null) {
+    throw new InvalidEntryError('Entry "manifest" must be a CID')
+  }
+  if (typeof seen !== 'number' || !Number.isSafeInteger(seen) || seen < 0) {
+    throw new InvalidEntryError('Entry "seen" must be a non-negative integer')
+  }
+  const entry = { record, manifest: cid, seen }
+  if (!equals(encodeEntry(entry), bytes)) {
+    throw new InvalidEntryError('Entry is not in canonical form')
+  }
+  return entry
+}

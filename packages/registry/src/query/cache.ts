@@ -1,0 +1,69 @@
+import { DEFAULT_MANIFEST_CACHE_SIZE, DEFAULT_RECORD_CACHE_SIZE } from './constants.js'
+import type { VerifiedRecord } from '../records/index.js'
+import type { Manifest } from '@capdex/manifest'
+
+/** A bounded map that forgets the least recently used entry first. */
+export interface LruCache<V> {
+  get(key: string): V | undefined
+  set(key: string, value: V): void
+  readonly size: number
+}
+
+/**
+ * Records already verified, keyed by the sha256 of the record bytes. Ed25519 verification
+ * (~6,500/s) would otherwise dominate selective queries. A hit counts only for the name it was
+ * verified under, so a record copied under a foreign name is verified afresh (and fails).
+ */
+export type RecordCache = LruCache<VerifiedRecord>
+
+/**
+ * Manifests already re-hashed and decoded, keyed by their CID: content addressing makes a hit as
+ * good as the check. The record → CID and manifest → provider checks still run on every entry.
+ */
+export type ManifestCache = LruCache<Manifest>
+
+export interface LruCacheInit {
+  /** Most entries kept. */
+  maxSize?: number
+}
+
+class Lru<V> implements LruCache<V> {
+  private readonly entries = new Map<string, V>()
+  private readonly maxSize: number
+
+  constructor (maxSize: number) {
+    this.maxSize = Math.max(1, maxSize)
+  }
+
+  get size (): number {
+    return this.entries.size
+  }
+
+  get (key: string): V | undefined {
+    const value = this.entries.get(key)
+    if (value !== undefined) {
+      this.entries.delete(key)
+      this.entries.set(key, value)
+    }
+    return value
+  }
+
+  set (key: string, value: V): void {
+    this.entries.delete(key)
+    this.entries.set(key, value)
+    if (this.entries.size > this.maxSize) {
+      const oldest = this.entries.keys().next()
+      if (oldest.done !== true) this.entries.delete(oldest.value)
+    }
+  }
+}
+
+/** A verified-record cache to share between queries; `maxSize` defaults to `DEFAULT_RECORD_CACHE_SIZE` (100,000). */
+export function recordCache (init: LruCacheInit = {}): RecordCache {
+  return new Lru(init.maxSize ?? DEFAULT_RECORD_CACHE_SIZE)
+}
+
+/** A decoded-manifest cache to share between queries; `maxSize` defaults to `DEFAULT_MANIFEST_CACHE_SIZE` (10,000). */
+export function manifestCache (init: LruCacheInit = {}): ManifestCache {
+  return new Lru(init.maxSize ?? DEFAULT_MANIFEST_CACHE_SIZE)
+}

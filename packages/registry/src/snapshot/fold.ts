@@ -1,0 +1,353 @@
+import { decodeManifest } from '@capdex/manifest'
+
+import { sha256 } from 'multiformats/hashes/sha2'
+import { CustomProgressEvent } from 'progress-events'
+import { compare } from 'uint8arrays/compare'
+import { equals } from 'uint8arrays/equals'
+import { toString } from 'uint8arrays/to-string'
+import { attrKeysForManifest, attrRange, decodeAttrKey } from '../entries/attrs.js'
+import { decodeEntry, encodeEntry } from '../entries/entry.js'
+import { MissingManifestError } from '../entries/errors.js'
+import { nameToBytes, selectNewest, verifyRecord } from '../records/index.js'
+import { DEFAULT_PRUNE_AFTER_MS, SNAPSHOT_VERSION } from './constants.js'
+import { InvalidFoldInputError, TimeWentBackwardsError } from './errors.js'
+import { writeSnapshot } from './format.js'
+import { historyOperations } from './history.js'
+import type { Snapshot } from './format.js'
+import type { CID } from 'multiformats/cid'
+import type { ProviderEntry } from '../entries/entry.js'
+import type { VerifiedRecord } from '../records/index.js'
+import type { Manifest } from '@capdex/manifest'
+import type { AbortOptions, BlockStore, Operation, Prolly } from '@capdex/prolly'
+import type { ProgressEvent, ProgressOptions } from 'progress-events'
+
+/** A record that passed verification, with the manifest it points to. */
+export interface VerifiedUpdate {
+  record: VerifiedRecord
+  manifest: Manifest
+  /** must equal `record.valueCid` */
+  manifestCid: CID
+  /**
+   * When the indexer received it (ms since the epoch). It does NOT enter the trees, so roots stay
+   * independent of arrival times: keep it in the indexer's journal.
+   */
+  seen: number
+  /**
+   * The manifest block. When given, fold checks it against `manifestCid` and stores it; when
+   * absent, the caller must already have put it in `blocks` (clients fetch it from there).
+   */
+  manifestBytes?: Uint8Array
+}
+
+/**
+ * Reads a record stored in the providers tree back (its sequence and validity decide what
+ * supersedes it). It need not re-check the clock: stored records may have expired.
+ */
+export type RecordReader = (name: string, bytes: Uint8Array, options: AbortOptions) => Promise<VerifiedRecord>
+
+export interface FoldComponents {
+  prolly: Prolly
+  blocks: BlockStore
+  /**
+   * Reads stored records back.
+   *
+   * @default verifyRecord(name, bytes, { now, allowExpired: true })
+   */
+  readRecord?: RecordReader
+}
+
+export interface FoldInit {
+  /** the snapshot time, ms since the epoch; it must not precede the previous snapshot's time */
+  now: number
+  network: string
+  /** the indexer's IPNS name */
+  indexer: string
+  /**
+   * Entries whose lease (record validity) ended more than this long before `now` are removed from
+   * the trees; younger expired entries stay, flagged by their `expires` attribute.
+   *
+   * @default DEFAULT_PRUNE_AFTER_MS (24 h)
+   */
+  pruneAfterMs?: number
+}
+
+export type FoldProgressEvents =
+  | ProgressEvent<'registry:fold:batch', { updates: number, providers: number }>
+  | ProgressEvent<'registry:fold:prune', { candidates: number }>
+  | ProgressEvent<'registry:fold:mutate', { providers: number, attrs: number }>
+  | ProgressEvent<'registry:fold:snapshot', { cid: CID, height: number }>
+
+export interface FoldOptions extends AbortOptions, ProgressOptions<FoldProgressEvents> {}
+
+export interface FoldResult {
+  snapshot: Snapshot
+  cid: CID
+  /** blocks newly written: tree nodes of providers, attrs and history, and the snapshot block */
+  written: number
+  /** providers-tree keys added, replaced or removed */
+  changed: number
+  /** stored entries replaced by a newer (or equivocation-winning) record */
+  superseded: number
+  /** entries removed because their lease ended more than `pruneAfterMs` before `now` */
+  pruned: number
+  /** same name, same sequence, different values: both records, smaller bytes first, each pair once */
+  equivocations: Array<[VerifiedRecord, VerifiedRecord]>
+}
+
+interface Candidate {
+  key: Uint8Array
+  update: VerifiedUpdate
+}
+
+interface Side {
+  entry: Uint8Array
+  manifestCid: CID
+  manifest?: Manifest
+  validity: Date
+}
+
+const EMPTY = new Uint8Array(0)
+
+const utf8 = new TextEncoder()
+
+/**
+ * Negative when `a` beats `b`, 0 when they are the same record. A total order, so the winner of
+ * any set of records is the same whatever order they arrive in: the higher sequence wins; at one
+ * sequence, two values are an equivocation and the lexicographically smaller value wins; one value
+ * at one sequence defers to `selectNewest` (the later EOL, then the bytes), as the records layer does.
+ */
+function rank (a: VerifiedRecord, b: VerifiedRecord): number {
+  if (a.sequence !== b.sequence) return a.sequence > b.sequence ? -1 : 1
+  if (a.value !== b.value) return compare(utf8.encode(a.value), utf8.encode(b.value))
+  if (equals(a.bytes, b.bytes)) return 0
+  return selectNewest(a, b) === a ? -1 : 1
+}
+
+/** Same name, same sequence, different values: two signed claims that cannot both hold. */
+function isEquivocation (a: VerifiedRecord, b: VerifiedRecord): boolean {
+  return a.sequence === b.sequence && a.value !== b.value
+}
+
+function issuedAtMs (manifest: Manifest): number {
+  const ms = Date.parse(manifest.issuedAt)
+  return Number.isSafeInteger(ms) && ms >= 0 ? ms : 0
+}
+
+/**
+ * Folds verified updates into the previous snapshot (or genesis) and writes the next snapshot.
+ *
+ * Deterministic: the trees hold, per provider, the winning record of everything folded so far
+ * under one total order (`rank`): the highest sequence; at one sequence with two values
+ * (equivocation, reported) the lexicographically smaller value; at one sequence and value, the
+ * later EOL, then the bytes, as `selectNewest` decides. Losing or identical records change nothing, so the `providers` and `attrs` roots
+ * depend only on the set of records (and `now` through pruning), never on arrival order, batching
+ * or arrival times: an entry's `seen` is the manifest's signed `issuedAt`, not the arrival time.
+ *
+ * Expiry is a flag, not a removal: an expired entry stays in `providers` and keeps its `expires`
+ * attribute, so expiry costs no writes and roots do not depend on when folds happen. Liveness is
+ * `expires > now`, decided at query time. Entries whose lease ended more than `pruneAfterMs` before
+ * `now` are pruned. Pruning forgets a name's sequence, so a replayed older record that is itself
+ * still within the window could re-enter; records' validity rarely falls with their sequence.
+ *
+ * Writes touch only the changed keys: one mutate of each tree per fold, plus one of the history.
+ */
+export async function fold (
+  components: FoldComponents,
+  previous: { snapshot: Snapshot, cid: CID } | null,
+  updates: Iterable<VerifiedUpdate>,
+  init: FoldInit,
+  options: FoldOptions = {}
+): Promise<FoldResult> {
+  const { prolly, blocks } = components
+  const { now, network, indexer } = init
+  const pruneAfterMs = init.pruneAfterMs ?? DEFAULT_PRUNE_AFTER_MS
+  const readRecord: RecordReader = components.readRecord ??
+    (async (name, bytes, opts) => verifyRecord(name, bytes, { now, allowExpired: true, ...opts }))
+  const signal = options.signal
+  const aborts: AbortOptions = signal == null ? {} : { signal }
+
+  if (!Number.isSafeInteger(now) || now < 0) throw new InvalidFoldInputError('init.now must be a non-negative integer (ms)')
+  if (!Number.isFinite(pruneAfterMs) || pruneAfterMs < 0) throw new InvalidFoldInputError('init.pruneAfterMs must be a non-negative number')
+  if (network.length === 0 || indexer.length === 0) throw new InvalidFoldInputError('init.network and init.indexer must be non-empty')
+  if (previous != null) {
+    if (previous.snapshot.network !== network || previous.snapshot.indexer !== indexer) {
+      throw new InvalidFoldInputError('The previous snapshot belongs to another network or indexer')
+    }
+    if (now < previous.snapshot.time) {
+      throw new TimeWentBackwardsError(`Fold time ${now} precedes the previous snapshot time ${previous.snapshot.time}`)
+    }
+  }
+
+  // 1. Reduce the batch to one winning update per provider.
+  const equivocations: Array<[VerifiedRecord, VerifiedRecord]> = []
+  const reported = new Set<string>()
+  const report = (a: VerifiedRecord, b: VerifiedRecord): void => {
+    const pair: [VerifiedRecord, VerifiedRecord] = compare(a.bytes, b.bytes) < 0 ? [a, b] : [b, a]
+    const id = `${toString(pair[0].bytes, 'base64')}/${toString(pair[1].bytes, 'base64')}`
+    if (reported.has(id)) return
+    reported.add(id)
+    equivocations.push(pair)
+  }
+  const candidates = new Map<string, Candidate>()
+  let received = 0
+  for (const update of updates) {
+    received++
+    const valueCid = update.record.valueCid
+    if (valueCid == null || !valueCid.equals(update.manifestCid)) {
+      throw new InvalidFoldInputError(`The record of ${update.record.name} does not point to manifest ${update.manifestCid.toString()}`)
+    }
+    const key = nameToBytes(update.record.name)
+    const id = toString(key, 'base16')
+    const current = candidates.get(id)
+    if (current == null) {
+      candidates.set(id, { key, update })
+      continue
+    }
+    if (isEquivocation(update.record, current.update.record)) {
+      report(update.record, current.update.record)
+    }
+    if (rank(update.record, current.update.record) < 0) candidates.set(id, { key, update })
+  }
+  options.onProgress?.(new CustomProgressEvent('registry:fold:batch', { updates: received, providers: candidates.size }))
+  signal?.throwIfAborted()
+
+  const providersRoot = previous?.snapshot.providers ?? await prolly.empty(aborts)
+  const attrsRoot = previous?.snapshot.attrs ?? await prolly.empty(aborts)
+
+  // 2. Stored entries whose lease ended before the prune cutoff.
+  const cutoff = now - pruneAfterMs
+  const expiredKeys = new Map<string, { key: Uint8Array, expires: number }>()
+  for await (const { key } of prolly.range(attrsRoot, { ...attrRange('expires', { lt: cutoff }), ...aborts })) {
+    const { providerKey, value } = decodeAttrKey(key)
+    expiredKeys.set(toString(providerKey, 'base16'), { key: providerKey, expires: value as number })
+  }
+  options.onProgress?.(new CustomProgressEvent('registry:fold:prune', { candidates: expiredKeys.size }))
+
+  // 3. Per provider, the entry before and after this fold.
+  const ids = [...new Set([...candidates.keys(), ...expiredKeys.keys()])].sort()
+  const providerOps: Operation[] = []
+  const attrOps: Operation[] = []
+  const manifestPuts: Array<{ cid: CID, bytes: Uint8Array }> = []
+  let changed = 0
+  let superseded = 0
+  let pruned = 0
+  let delta = 0
+
+  const manifestOf = async (side: Side): Promise<Manifest> => {
+    if (side.manifest != null) return side.manifest
+    let bytes: Uint8Array
+    try {
+      bytes = await blocks.get(side.manifestCid, aborts)
+    } catch (err) {
+      throw new MissingManifestError(`Manifest ${side.manifestCid.toString()} of a stored entry is not in the block store: ${(err as Error).message}`)
+    }
+    return decodeManifest(bytes)
+  }
+
+  for (const id of ids) {
+    signal?.throwIfAborted()
+    const candidate = candidates.get(id)
+    const expired = expiredKeys.get(id)
+    const key = candidate?.key ?? expired?.key
+    if (key == null) continue
+    const storedBytes = await prolly.get(providersRoot, key, aborts)
+    let before: Side | undefined
+    let after: Side | undefined
+    if (storedBytes != null) {
+      const stored: ProviderEntry = decodeEntry(storedBytes)
+      before = { entry: storedBytes, manifestCid: stored.manifest, validity: new Date(expired?.expires ?? 0) }
+      after = before
+      if (candidate != null) {
+        const storedRecord = await readRecord(candidate.update.record.name, stored.record, aborts)
+        before.validity = storedRecord.validity
+        if (isEquivocation(candidate.update.record, storedRecord)) {
+          report(candidate.update.record, storedRecord)
+        }
+        if (rank(candidate.update.record, storedRecord) < 0) after = undefined
+      }
+    }
+    if (after === undefined && candidate != null) {
+      const { update } = candidate
+      const entry = encodeEntry({ record: update.record.bytes, manifest: update.manifestCid, seen: issuedAtMs(update.manifest) })
+      after = { entry, manifestCid: update.manifestCid, manifest: update.manifest, validity: update.record.validity }
+      if (before != null && before.manifestCid.equals(update.manifestCid)) {
+        before.manifest = update.manifest
+      }
+    }
+    if (after != null && after.validity.getTime() < cutoff) {
+      after = undefined
+    }
+    if (before === after || (before != null && after != null && equals(before.entry, after.entry))) continue
+
+    changed++
+    if (before != null && after != null) superseded++
+    if (before != null && after == null) pruned++
+    if (before == null) delta++
+    if (after == null) delta--
+
+    const oldKeys = before == null ? [] : attrKeysForManifest(await manifestOf(before), before, key)
+    const newKeys = after == null ? [] : attrKeysForManifest(await manifestOf(after), after, key)
+    const oldIds = new Set(oldKeys.map((k) => toString(k, 'base16')))
+    const newIds = new Set(newKeys.map((k) => toString(k, 'base16')))
+    for (const k of oldKeys) if (!newIds.has(toString(k, 'base16'))) attrOps.push({ op: 'delete', key: k })
+    for (const k of newKeys) if (!oldIds.has(toString(k, 'base16'))) attrOps.push({ op: 'put', key: k, value: EMPTY })
+    if (after == null) {
+      providerOps.push({ op: 'delete', key })
+    } else {
+      providerOps.push({ op: 'put', key, value: after.entry })
+      const bytes = candidate?.update.manifestBytes
+      if (bytes != null) manifestPuts.push({ cid: after.manifestCid, bytes })
+    }
+  }
+
+  // 4. Manifest blocks first, then the trees, then the snapshot that points at them.
+  for (const { cid, bytes } of manifestPuts) {
+    const digest = await sha256.digest(bytes)
+    if (cid.multihash.code !== sha256.code || !equals(digest.bytes, cid.multihash.bytes)) {
+      throw new InvalidFoldInputError(`Manifest bytes do not hash to ${cid.toString()}`)
+    }
+    await blocks.put(cid, bytes, aborts)
+  }
+  const byKey = (a: Operation, b: Operation): number => compare(a.key, b.key)
+  providerOps.sort(byKey)
+  attrOps.sort(byKey)
+  options.onProgress?.(new CustomProgressEvent('registry:fold:mutate', { providers: providerOps.length, attrs: attrOps.length }))
+  let written = 0
+  let providers = providersRoot
+  let attrs = attrsRoot
+  if (providerOps.length > 0) {
+    const result = await prolly.mutate(providersRoot, providerOps, aborts)
+    providers = result.root
+    written += result.written
+  }
+  if (attrOps.length > 0) {
+    const result = await prolly.mutate(attrsRoot, attrOps, aborts)
+    attrs = result.root
+    written += result.written
+  }
+  let history: CID
+  if (previous == null) {
+    history = await prolly.empty(aborts)
+  } else {
+    const result = await prolly.mutate(previous.snapshot.history, historyOperations(previous.cid, previous.snapshot), aborts)
+    history = result.root
+    written += result.written
+  }
+
+  const snapshot: Snapshot = {
+    v: SNAPSHOT_VERSION,
+    network,
+    height: previous == null ? 0 : previous.snapshot.height + 1,
+    time: now,
+    prev: previous?.cid ?? null,
+    providers,
+    attrs,
+    count: (previous?.snapshot.count ?? 0) + delta,
+    indexer,
+    history
+  }
+  const { cid } = await writeSnapshot(snapshot, blocks, aborts)
+  written++
+  options.onProgress?.(new CustomProgressEvent('registry:fold:snapshot', { cid, height: snapshot.height }))
+  return { snapshot, cid, written, changed, superseded, pruned, equivocations }
+}

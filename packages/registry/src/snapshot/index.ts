@@ -1,0 +1,6 @@
+export * from './format.js'
+export * from './history.js'
+export * from './fold.js'
+export * from './expiry.js'
+export * from './errors.js'
+export * from './constants.js'
