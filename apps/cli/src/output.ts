@@ -107,6 +107,6 @@ export function parseDuration (text: string): number {
 }
 
 export class UsageError extends Error {
-  static name = 'UsageError'
+  static override name = 'UsageError'
   override name = 'UsageError'
 }

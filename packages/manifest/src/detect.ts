@@ -203,22 +203,25 @@ function onDisk (fs: string, device: string): boolean {
 
 /**
  * Storage per kind. Totals come from the disks. Free space comes from the mounted filesystems
- * found on each disk's partitions; filesystems on RAID or LVM devices (/dev/md0, /dev/mapper/…)
- * count toward the machine's only local disk kind when there is just one, else they are left out.
- * Network filesystems (NFS, Lustre…) form a "network" entry.
+ * found on each disk's partitions; filesystems on RAID or LVM devices (/dev/md0, /dev/mapper/…),
+ * which systeminformation does not trace to disks, count toward the kind with the most capacity
+ * (where such arrays usually live). Network filesystems (NFS, Lustre…) form a "network" entry.
  */
 function detectStorage (disks: readonly DiskInfo[], filesystems: readonly FsInfo[]): StorageClaim[] {
   const totals = new Map<StorageKind, { total: number, free: number }>()
-  const local: Array<{ device: string, kind: StorageKind }> = []
+  const local: Array<{ device: string, kind: StorageKind | undefined }> = []
   for (const disk of disks) {
     const kind = storageKind(disk)
+    local.push({ device: disk.device, kind }) // removable disks too, so that their filesystems are recognised and skipped
     if (kind === undefined || disk.size <= 0) continue
-    local.push({ device: disk.device, kind })
     const entry = totals.get(kind) ?? { total: 0, free: 0 }
     entry.total += disk.size
     totals.set(kind, entry)
   }
-  const onlyKind = totals.size === 1 ? [...totals.keys()][0] : undefined
+  let largestKind: StorageKind | undefined
+  for (const [kind, { total }] of totals) {
+    if (largestKind === undefined || total > (totals.get(largestKind)?.total ?? 0)) largestKind = kind
+  }
   const seen = new Set<string>()
   for (const fs of filesystems) {
     if (seen.has(fs.fs)) continue // one device mounted twice
@@ -231,7 +234,8 @@ function detectStorage (disks: readonly DiskInfo[], filesystems: readonly FsInfo
       continue
     }
     if (!fs.fs.startsWith('/dev/')) continue
-    const kind = local.find((disk) => onDisk(fs.fs, disk.device))?.kind ?? onlyKind
+    const disk = local.find(({ device }) => onDisk(fs.fs, device))
+    const kind = disk === undefined ? largestKind : disk.kind
     const entry = kind === undefined ? undefined : totals.get(kind)
     if (entry !== undefined) entry.free += fs.available
   }

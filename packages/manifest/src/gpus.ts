@@ -142,7 +142,7 @@ function pick (entries: readonly GpuTableEntry[], sizeGB: number | undefined, hi
 /** The interconnect several GPUs of this kind use, from vendor and form factor. */
 function defaultInterconnect (vendor: GpuVendor, formFactor: GpuFormFactor): GpuInterconnect {
   if (vendor === 'nvidia' && (formFactor === 'sxm' || formFactor === 'nvl' || formFactor === 'superchip')) return 'nvlink'
-  if (vendor === 'amd' && formFactor === 'oam') return 'xgmi'
+  if (vendor === 'amd' && formFactor !== 'pcie') return 'xgmi'
   if (vendor === 'other' || formFactor === 'oam') return 'unknown'
   return 'pcie'
 }

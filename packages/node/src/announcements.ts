@@ -31,8 +31,8 @@ export interface AnnouncementListenerInit {
   /** @default node.network */
   network?: string
   /** clock for the expiry check, ms since the epoch @default Date.now */
-  now?(): number
-  onAnnouncement(announcement: ReceivedAnnouncement): void | Promise<void>
+  now?: () => number
+  onAnnouncement: (announcement: ReceivedAnnouncement) => void | Promise<void>
   /**
    * Bound on fetching a manifest that was not inlined.
    *

@@ -4,6 +4,7 @@ import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CustomProgressEvent } from 'progress-events'
 import { equals } from 'uint8arrays/equals'
+import { concatBytes } from './bytes.js'
 import { DEFAULT_BLOCK_TIMEOUT_MS } from './constants.js'
 import { BlockFetchTimeoutError, BlockHashMismatchError, BlockNotFoundError, BlockTooLargeError, UnsupportedHashError } from './errors.js'
 import type { GetVerifiedBlockOptions, PutBlockOptions } from './types.js'
@@ -35,16 +36,7 @@ export async function collectBlock (cid: CID, chunks: AsyncIterable<Uint8Array> 
     }
     parts.push(chunk)
   }
-  if (parts.length === 1 && parts[0] != null) {
-    return parts[0]
-  }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
+  return concatBytes(parts, length)
 }
 
 export interface BlockHelpersComponents {

@@ -23,7 +23,7 @@ export interface ValidationBudgetInit {
    */
   maxPeers?: number
   /** clock, for tests (ms) */
-  now?(): number
+  now?: () => number
 }
 
 export interface ValidationBudgetStats {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { providersTopic } from '@capdex/registry'
 import { DEFAULT_NETWORK, DEFAULT_REPO_LISTEN, KEY_NAME_PATTERN, PEER_KEY_NAME, PROVIDER_KEY_NAME, REPO_VERSION } from './constants.js'
 import { CorruptConfigError } from './errors.js'
 
@@ -25,7 +26,6 @@ export interface RepoConfig {
 }
 
 const TOP_LEVEL = new Set(['version', 'network', 'listen', 'bootstrap', 'keys', 'keychain'])
-const NETWORK_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
 
 export function generateKeychainConfig (): KeychainConfig {
   return {
@@ -81,8 +81,14 @@ export function parseConfigObject (value: unknown, file: string): { config: Repo
   if (value.version !== REPO_VERSION) {
     throw new CorruptConfigError(`${file}: "version" must be ${REPO_VERSION}, got ${JSON.stringify(value.version)}`)
   }
-  if (typeof value.network !== 'string' || !NETWORK_PATTERN.test(value.network)) {
-    throw new CorruptConfigError(`${file}: "network" must be 1-64 characters of A-Z a-z 0-9 . _ -`)
+  if (typeof value.network !== 'string') {
+    throw new CorruptConfigError(`${file}: "network" must be a string`)
+  }
+  try {
+    // the network name becomes part of the topic names: the same rule as the topics
+    providersTopic(value.network)
+  } catch (err) {
+    throw new CorruptConfigError(`${file}: "network" ${JSON.stringify(value.network)} is invalid (${(err as Error).message})`)
   }
   const listen = stringArray(value.listen, 'listen', file)
   const bootstrap = stringArray(value.bootstrap ?? [], 'bootstrap', file)

@@ -108,9 +108,6 @@ export const IPNS_RECORD_PREFIX = '/capdex/ipns'
 /** Largest request (an IPNS name). */
 export const MAX_RECORD_REQUEST_BYTES = 256
 
-/** Largest IPNS record (DESIGN: at most 10 KiB). */
-export const MAX_RECORD_BYTES = 10 * 1024
-
 /** Default bound on one record request, both sides. */
 export const DEFAULT_RECORD_TIMEOUT_MS = 10_000
 

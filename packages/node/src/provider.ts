@@ -33,7 +33,7 @@ export interface ProviderServiceInit {
    */
   network?: string
   /** Detects the current manifest when `publishOnce` gets none (the CLI passes one). */
-  detect?(): Promise<Manifest>
+  detect?: () => Promise<Manifest>
 }
 
 export type ProviderPublishProgressEvents =
@@ -95,7 +95,7 @@ export interface WatchOptions extends AbortOptions {
    */
   lifetimeMs?: number
   /** @default init.detect */
-  detect?(): Promise<Manifest>
+  detect?: () => Promise<Manifest>
   /** how long each heartbeat waits for a subscribed peer @default 10000 */
   timeoutMs?: number
   onPublished?(result: ProviderPublished): void

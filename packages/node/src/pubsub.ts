@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { anySignal } from 'any-signal'
+import { plainBytes } from './bytes.js'
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from './constants.js'
 import { AlreadySubscribedError, DuplicateMessageError, NoPeersError, TopicNotAllowedError } from './errors.js'
 import type { ValidationBudget } from './budget.js'
@@ -15,6 +16,15 @@ export function messageId (data: Uint8Array): Uint8Array {
 
 export function messageIdToString (id: Uint8Array): string {
   return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')
+}
+
+interface OutboundStreams {
+  streamsOutbound: ReadonlyMap<string, unknown>
+}
+
+/** gossipsub's class exposes its outbound streams; a message can only go to peers that have one */
+function hasOutboundStreams (pubsub: object): pubsub is OutboundStreams {
+  return (pubsub as Partial<OutboundStreams>).streamsOutbound instanceof Map
 }
 
 interface ScoredPubsub {
@@ -36,7 +46,7 @@ export interface PubsubHelpersInit {
 }
 
 interface Subscription {
-  onMessage(evt: CustomEvent<GossipsubMessage>): void
+  onMessage: (evt: CustomEvent<GossipsubMessage>) => void
 }
 
 /** The pubsub half of a capdex node; see `CapdexNode` for the documentation of each method. */
@@ -68,6 +78,16 @@ export class PubsubHelpers {
 
   peerScore (peer: PeerId): number {
     return hasScore(this.pubsub) ? this.pubsub.getScore(peer.toString()) : 0
+  }
+
+  /** Subscribers of the topic that we have an outbound gossipsub stream to. */
+  private reachableSubscribers (topic: string): number {
+    const subscribers = this.pubsub.getSubscribers(topic)
+    if (!hasOutboundStreams(this.pubsub)) {
+      return subscribers.length
+    }
+    const streams = this.pubsub.streamsOutbound
+    return subscribers.filter(peer => streams.has(peer.toString())).length
   }
 
   async publish (topic: string, data: Uint8Array, options: PublishOptions = {}): Promise<PublishResult> {
@@ -122,7 +142,9 @@ export class PubsubHelpers {
     const signal = anySignal([timeout, options.signal])
     const noPeers = (): NoPeersError => new NoPeersError(`No peers subscribed to ${topic} within ${timeoutMs} ms: is the node connected to an indexer or another peer on this network?`)
     try {
-      // retry on subscription changes and heartbeats until a subscribed peer got the message
+      // retry on subscription changes and heartbeats until a subscribed peer can be sent to:
+      // a peer's subscription can arrive before our outbound stream to it is open, and a
+      // message sent to nobody cannot be sent again (gossipsub remembers its id)
       for (;;) {
         try {
           await this.waitForTopicPeers(topic, { min: 1, signal })
@@ -132,17 +154,14 @@ export class PubsubHelpers {
           }
           throw err
         }
-        try {
+        if (this.reachableSubscribers(topic) > 0) {
           const result = await this.publish(topic, data, { signal })
           if (result.recipients.length > 0) {
             return result
           }
-        } catch (err) {
-          if ((err as Error).name !== 'NoPeersError') {
-            throw err
-          }
+          throw new NoPeersError(`No subscribed peer of ${topic} could be sent the message; it stays queued for gossip`)
         }
-        this.log('publish on %s reached no peer yet, waiting', topic)
+        this.log('subscribers of %s have no open stream yet, waiting', topic)
         await this.nextTick(signal).catch((err: unknown) => {
           if (timeout.aborted && options.signal?.aborted !== true) {
             throw noPeers()
@@ -193,7 +212,7 @@ export class PubsubHelpers {
       if (handler.validate == null) {
         return TopicValidatorResult.Accept
       }
-      const msg: TopicMessage = { topic, data: message.data, id: messageIdToString(messageId(message.data)) }
+      const msg: TopicMessage = { topic, data: plainBytes(message.data), id: messageIdToString(messageId(message.data)) }
       let verdict: Verdict<T>
       try {
         verdict = await handler.validate(msg, from)
@@ -221,9 +240,9 @@ export class PubsubHelpers {
         }
         const value = this.accepted.get(message) as T | undefined
         this.accepted.delete(message)
-        const msg: TopicMessage = { topic, data: message.data, id: msgId }
+        const data = plainBytes(message.data)
         void Promise.resolve()
-          .then(async () => { await handler.onMessage(message.data, propagationSource, { ...msg, value }) })
+          .then(async () => { await handler.onMessage(data, propagationSource, { topic, data, id: msgId, value }) })
           .catch((err: unknown) => { log.error('onMessage for %s failed - %e', topic, err) })
       }
     }

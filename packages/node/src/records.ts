@@ -1,8 +1,9 @@
-import { checkSupersedes, verifyRecord } from '@capdex/registry'
+import { checkSupersedes, RECORD_MAX_SIZE, verifyRecord } from '@capdex/registry'
 import { anySignal } from 'any-signal'
 import { Key } from 'interface-datastore'
 import { equals } from 'uint8arrays/equals'
-import { DEFAULT_RECORD_TIMEOUT_MS, IPNS_RECORD_PREFIX, IPNS_RECORD_PROTOCOL, MAX_RECORD_BYTES, MAX_RECORD_REQUEST_BYTES, RECORD_MAX_INBOUND_STREAMS, RECORD_STATUS_FOUND, RECORD_STATUS_NOT_FOUND } from './constants.js'
+import { concatBytes, plainBytes } from './bytes.js'
+import { DEFAULT_RECORD_TIMEOUT_MS, IPNS_RECORD_PREFIX, IPNS_RECORD_PROTOCOL, MAX_RECORD_REQUEST_BYTES, RECORD_MAX_INBOUND_STREAMS, RECORD_STATUS_FOUND, RECORD_STATUS_NOT_FOUND } from './constants.js'
 import { RecordFetchTimeoutError, RecordNotFoundError, RecordProtocolError } from './errors.js'
 import type { FetchRecordOptions, PutRecordOptions } from './types.js'
 import type { VerifiedRecord, VerifyRecordOptions } from '@capdex/registry'
@@ -28,13 +29,7 @@ async function readAll (stream: Stream, max: number): Promise<Uint8Array> {
     }
     parts.push(bytes)
   }
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
+  return concatBytes(parts, length)
 }
 
 export interface RecordStoreComponents {
@@ -79,7 +74,7 @@ export class RecordStore {
       return undefined
     }
     try {
-      return await this.datastore.get(recordKey(name), options)
+      return plainBytes(await this.datastore.get(recordKey(name), options))
     } catch (err) {
       if ((err as Error).name === 'NotFoundError') {
         return undefined
@@ -169,7 +164,7 @@ export class RecordStore {
       stream = await this.libp2p.dialProtocol(peer, IPNS_RECORD_PROTOCOL, { signal })
       stream.send(request)
       await stream.close({ signal })
-      response = await readAll(stream, 1 + MAX_RECORD_BYTES)
+      response = await readAll(stream, 1 + RECORD_MAX_SIZE)
     } catch (err) {
       if (timeout.aborted && options.signal?.aborted !== true) {
         throw new RecordFetchTimeoutError(`No IPNS record for ${name} from ${peer.toString()} within ${timeoutMs} ms`)

@@ -14,7 +14,6 @@ export type { PublishResult }
 
 /** The libp2p services of a capdex node. */
 // a type alias, not an interface: libp2p's ServiceMap needs an index signature
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
 export type CapdexServices = {
   identify: Identify
   ping: Ping
@@ -115,7 +114,7 @@ export interface TopicHandler<T = undefined> {
   onMessage(data: Uint8Array, from: PeerId, msg: TopicMessage & { value: T | undefined }): void | Promise<void>
 }
 
-export interface PublishOptions extends AbortOptions {}
+export type PublishOptions = AbortOptions
 
 export interface PublishAndAwaitPeerOptions extends AbortOptions {
   /**

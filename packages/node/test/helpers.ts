@@ -8,7 +8,7 @@ import type { Manifest } from '@capdex/manifest'
 export const NETWORK = 'test'
 
 /** A fresh temp directory; `remove()` deletes it. */
-export async function tempDir (prefix = 'capdex-node-'): Promise<{ dir: string, remove(): Promise<void> }> {
+export async function tempDir (prefix = 'capdex-node-'): Promise<{ dir: string, remove: () => Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix))
   return { dir, remove: async () => { await fs.rm(dir, { recursive: true, force: true }) } }
 }
@@ -70,6 +70,16 @@ export async function until (check: () => boolean, target: EventTarget, events: 
     }
     for (const event of events) target.addEventListener(event, onEvent)
   })
+}
+
+/** The error a promise rejects with; fails when it resolves. */
+export async function rejection (promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise
+  } catch (err) {
+    return err as Error
+  }
+  throw new Error('expected a rejection')
 }
 
 /** A promise with its resolver, to wait for a callback. */

@@ -14,27 +14,38 @@ export interface HeliaBlockstore {
   has?(cid: CID, options?: AbortOptions): boolean | Promise<boolean>
 }
 
+/** Runs synchronous store work as a promise: a throw becomes a rejection. */
+async function settle<T> (work: () => T): Promise<T> {
+  return new Promise<T>((resolve) => { resolve(work()) })
+}
+
 class MemoryBlockStore implements BlockStore {
   private readonly blocks = new Map<string, Uint8Array>()
 
   async get (cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
-    options.signal?.throwIfAborted()
-    const bytes = this.blocks.get(cidKey(cid))
-    if (bytes === undefined) {
-      // offline: nothing will ever bring the block, so fail at once
-      throw new MissingBlockError(cid)
-    }
-    return bytes
+    return settle(() => {
+      options.signal?.throwIfAborted()
+      const bytes = this.blocks.get(cidKey(cid))
+      if (bytes === undefined) {
+        // offline: nothing will ever bring the block, so fail at once
+        throw new MissingBlockError(cid)
+      }
+      return bytes
+    })
   }
 
   async put (cid: CID, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
-    options.signal?.throwIfAborted()
-    this.blocks.set(cidKey(cid), bytes)
+    return settle(() => {
+      options.signal?.throwIfAborted()
+      this.blocks.set(cidKey(cid), bytes)
+    })
   }
 
   async has (cid: CID, options: AbortOptions = {}): Promise<boolean> {
-    options.signal?.throwIfAborted()
-    return this.blocks.has(cidKey(cid))
+    return settle(() => {
+      options.signal?.throwIfAborted()
+      return this.blocks.has(cidKey(cid))
+    })
   }
 }
 
@@ -82,9 +93,8 @@ export function fromHeliaBlockstore (store: HeliaBlockstore): BlockStore {
     get: async (cid, options = {}) => readChunks(store.get(cid, options)),
     put: async (cid, bytes, options = {}) => { await store.put(cid, bytes, options) }
   }
-  const has = store.has
-  if (has !== undefined) {
-    adapted.has = async (cid, options = {}) => has.call(store, cid, options)
+  if (store.has !== undefined) {
+    adapted.has = async (cid, options = {}) => await store.has!(cid, options)
   }
   return adapted
 }

@@ -23,6 +23,13 @@ interface PendingBlock extends Block {
   node: TreeNode
 }
 
+interface LevelResult {
+  /** operations on the level above */
+  up: Array<LevelOp<ChildRef>>
+  /** every node the re-chunked regions produced, unchanged ones included */
+  nodes: ChildRef[]
+}
+
 /** Validates a batch, sorts it by key and keeps the last operation for each key. */
 function normalize (ctx: TreeContext, batch: Iterable<Operation>): Array<LevelOp<Entry>> {
   const ops: Array<LevelOp<Entry>> = []
@@ -53,7 +60,7 @@ function normalize (ctx: TreeContext, batch: Iterable<Operation>): Array<LevelOp
 async function rechunkLevel<T extends { key: Uint8Array }> (
   ctx: TreeContext, root: CID, rootNode: TreeNode, level: number, kind: ItemKind<T>, ops: Array<LevelOp<T>>,
   pending: Map<string, PendingBlock>, options: ProllyOptions
-): Promise<Array<LevelOp<ChildRef>>> {
+): Promise<LevelResult> {
   const cursor = new Cursor(ctx.store, root, rootNode, options)
   const removed: ChildRef[] = []
   const added: ChildRef[] = []
@@ -136,7 +143,7 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
     }
   }
   options.onProgress?.(new CustomProgressEvent('prolly:mutate:level', { level, nodes: added.length }))
-  return up
+  return { up, nodes: added }
 }
 
 /** Applies a batch of puts and deletes, re-chunking only around the changed keys, level by level up to the root. */
@@ -147,16 +154,16 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
   }
   const rootNode = await ctx.store.load(root, options)
   const pending = new Map<string, PendingBlock>()
-  let up = await rechunkLevel(ctx, root, rootNode, 0, LEAF_ITEMS, ops, pending, options)
-  for (let level = 1; level <= rootNode.level && up.length > 0; level++) {
-    up = await rechunkLevel(ctx, root, rootNode, level, BRANCH_ITEMS, up, pending, options)
+  let level = await rechunkLevel(ctx, root, rootNode, 0, LEAF_ITEMS, ops, pending, options)
+  for (let depth = 1; depth <= rootNode.level && level.up.length > 0; depth++) {
+    level = await rechunkLevel(ctx, root, rootNode, depth, BRANCH_ITEMS, level.up, pending, options)
   }
-  if (up.length === 0) {
+  if (level.up.length === 0) {
     return { root, written: 0 }
   }
 
-  // `up` now holds every node of the new top level (the old root's level).
-  const top = up.flatMap((op) => op.item === undefined ? [] : [op.item])
+  // The old root was the whole of its level, so what re-chunking it produced is the whole new top level.
+  const top = level.nodes
   if (top.length > 1) {
     // the top level split: grow new levels above it
     const written = await writePending(ctx, pending, rootNode.level, options)

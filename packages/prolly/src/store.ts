@@ -26,8 +26,13 @@ async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefin
   }
   let onAbort: (() => void) | undefined
   const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
+    onAbort = () => { reject(new AbortError(undefined, undefined, { cause: signal.reason })) }
+    if (signal.aborted) {
+      // the store may abort the signal's owner from inside `get`, before we get to listen
+      onAbort()
+    } else {
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
   })
   try {
     return await Promise.race([promise, aborted])

@@ -63,6 +63,14 @@ export async function verify (ctx: TreeContext, root: CID, options: ProllyOption
       }
     }
 
+    if (node.leaf && keys.length > 0) {
+      if (lastKey !== undefined && compareBytes(lastKey, keys[0]!) >= 0) {
+        throw new InvalidNodeError(cid, 'order', 'the leaf does not sort after the leaf before it')
+      }
+      lastKey = keys[keys.length - 1]
+      entries += keys.length
+    }
+
     for (let i = 0; i < keys.length - 1; i++) {
       if (rules.isBoundary(node.level, keys[i]!)) {
         throw new InvalidNodeError(cid, 'boundary', `key ${i} is a chunk boundary but does not end the node`)
@@ -81,13 +89,6 @@ export async function verify (ctx: TreeContext, root: CID, options: ProllyOption
       }
     }
 
-    if (node.leaf && keys.length > 0) {
-      if (lastKey !== undefined && compareBytes(lastKey, keys[0]!) >= 0) {
-        throw new InvalidNodeError(cid, 'order', 'the leaf does not sort after the leaf before it')
-      }
-      lastKey = keys[keys.length - 1]
-      entries += keys.length
-    }
     options.onProgress?.(new CustomProgressEvent('prolly:verify:block', { cid, blocks }))
   }
   return { blocks, entries, depth }

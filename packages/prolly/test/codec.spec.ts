@@ -62,7 +62,7 @@ describe('node codec', () => {
   })
 
   const rejects = async (value: Uint8Array, reason: string): Promise<void> => {
-    const err = await caught(async () => decodeNode(someCid, value))
+    const err = await caught(async () => Promise.resolve().then(() => decodeNode(someCid, value)))
     expect(err.name).toBe('InvalidNodeError')
     expect(err.reason).toBe(reason)
     expect(err.message).toContain(someCid.toString())

@@ -9,12 +9,12 @@ import {
   ANNOUNCEMENT_INLINE_MANIFEST_MAX, ANNOUNCEMENT_MAX_SIZE, announcementMessageId, createRecord, decodeAnnouncement,
   encodeAnnouncement, indexTopic, nameFromPublicKey, providersTopic, RECORD_MAX_SIZE, recordVerifier, verifyAnnouncement
 } from '../src/records/index.js'
+import { DAG_JSON_CODEC } from '../src/records/constants.js'
 import { rejectionName, reencode, thrownName } from './fixtures/ipns/helpers.js'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 
 const NOW = Date.parse('2025-06-01T12:00:00Z')
 const LEASE_MS = 10 * 60_000
-const DAG_JSON = 0x0129
 
 let provider: Ed25519PrivateKey
 let relay: Ed25519PrivateKey
@@ -26,7 +26,7 @@ beforeAll(async () => {
   provider = await generateKeyPair('Ed25519')
   relay = await generateKeyPair('Ed25519')
   manifest = new TextEncoder().encode(JSON.stringify({ schema: 'capdex.manifest.v1', provider: nameFromPublicKey(provider.publicKey) }))
-  manifestCid = CID.createV1(DAG_JSON, await sha256.digest(manifest))
+  manifestCid = CID.createV1(DAG_JSON_CODEC, await sha256.digest(manifest))
   record = await createRecord(provider, manifestCid, 1n, { lifetimeMs: LEASE_MS, now: NOW })
 })
 

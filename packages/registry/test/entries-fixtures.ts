@@ -65,11 +65,11 @@ export function testRecord (init: TestRecordInit): VerifiedRecord {
 }
 
 /** Reads back records made by `testRecord`, standing in for `verifyRecord(…, { allowExpired: true })`. */
-export const readTestRecord: RecordReader = async (name, bytes) => {
+export const readTestRecord: RecordReader = (name, bytes) => {
   const fields = dagCbor.decode<{ name: string, value: string, sequence: number, validity: number, salt: number }>(bytes)
   const manifestCid = CID.parse(fields.value.slice('/ipfs/'.length))
-  if (fields.name !== name) throw new Error('name mismatch')
-  return testRecord({ name, sequence: fields.sequence, validity: fields.validity, manifestCid, salt: fields.salt })
+  if (fields.name !== name) return Promise.reject(new Error('name mismatch'))
+  return Promise.resolve(testRecord({ name, sequence: fields.sequence, validity: fields.validity, manifestCid, salt: fields.salt }))
 }
 
 export interface TestUpdateInit {
@@ -82,7 +82,7 @@ export interface TestUpdateInit {
 }
 
 /** A VerifiedUpdate with manifest bytes, for a provider number and sequence. */
-export async function testUpdate (init: TestUpdateInit): Promise<VerifiedUpdate> {
+export function testUpdate (init: TestUpdateInit): VerifiedUpdate {
   const name = testName(init.provider)
   const variant = init.variant ?? 0
   const models = [['H100', 81920], ['A100-40GB', 40960], ['RTX4090', 24576]] as const

@@ -1,10 +1,11 @@
 import { memoryBlockStore, prolly } from '@capdex/prolly'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { attrKey, attrPrefix, attrValuePrefix, decodeAttrKey, decodeEntry } from '../src/entries/index.js'
-import { nameToBytes } from '../src/records/index.js'
-import { expiredBetween, fold, liveCount, openSnapshot } from '../src/snapshot/index.js'
-import { readTestRecord, testName, testUpdate } from './entries-fixtures.js'
+import { createRecord, nameFromPublicKey, nameToBytes, verifyRecord } from '../src/records/index.js'
+import { encodeSnapshot, expiredBetween, fold, liveCount, openSnapshot } from '../src/snapshot/index.js'
+import { readTestRecord, testManifest, testManifestCid, testName, testUpdate } from './entries-fixtures.js'
 import type { FoldResult, VerifiedUpdate } from '../src/snapshot/index.js'
 import type { BlockStore, Prolly } from '@capdex/prolly'
 import type { CID } from 'multiformats/cid'
@@ -41,13 +42,14 @@ async function keys (tree: Prolly, root: CID, prefix: Uint8Array): Promise<Uint8
 describe('fold', () => {
   it('builds genesis with one entry per provider and its attribute keys', async () => {
     const w = world()
-    const updates = await Promise.all([0, 1, 2].map(async (provider) => testUpdate({ provider, sequence: 1, validity: NOW + HOUR, variant: provider })))
+    const updates = [0, 1, 2].map((provider) => testUpdate({ provider, sequence: 1, validity: NOW + HOUR, variant: provider }))
     const result = await fold(w.components, null, updates, INIT)
     expect(result.snapshot).toMatchObject({ v: 1, height: 0, prev: null, count: 3, time: NOW, network: 'test' })
     expect(result.changed).toBe(3)
     expect(await w.tree.count(result.snapshot.providers)).toBe(3)
     const opened = await openSnapshot(result.cid, w.blocks)
-    expect(opened.snapshot).toEqual(result.snapshot)
+    expect(opened.bytes).toEqual(encodeSnapshot(result.snapshot))
+    expect(opened.providers.equals(result.snapshot.providers)).toBe(true)
 
     const entry = decodeEntry((await w.tree.get(result.snapshot.providers, nameToBytes(testName(1))))!)
     expect(entry.manifest.equals(updates[1]!.manifestCid)).toBe(true)
@@ -61,7 +63,7 @@ describe('fold', () => {
     expect(gpuKeys.map((k) => k.value).sort()).toEqual(['a100-40gb', 'l4'])
     const vramKeys = (await keys(w.tree, result.snapshot.attrs, attrPrefix('vram'))).map(decodeAttrKey).filter((k) => k.providerKey.every((b, i) => b === pk[i]))
     expect(vramKeys.map((k) => k.value).sort()).toEqual([24, 40])
-    expect(await keys(w.tree, result.snapshot.attrs, attrValuePrefix('gpus', 3))).toEqual([attrKey('gpus', 3, pk)])
+    expect(await keys(w.tree, result.snapshot.attrs, attrValuePrefix('gpus', 4))).toEqual([attrKey('gpus', 4, pk)])
   })
 
   it('gives the same roots for the same final record set, whatever the order and batching', async () => {
@@ -71,7 +73,7 @@ describe('fold', () => {
       for (let sequence = 1; sequence <= 3; sequence++) {
         for (const variant of [0, 1]) {
           for (const salt of [0, 1]) {
-            pool.push(await testUpdate({ provider, sequence, validity: NOW + HOUR * sequence + salt * 1000, variant: variant + provider, salt }))
+            pool.push(testUpdate({ provider, sequence, validity: NOW + HOUR * sequence + salt * 1000, variant: variant + provider, salt }))
           }
         }
       }
@@ -110,8 +112,8 @@ describe('fold', () => {
 
   it('changes nothing when an update is folded twice or a lower sequence arrives', async () => {
     const w = world()
-    const v2 = await testUpdate({ provider: 0, sequence: 2, validity: NOW + HOUR })
-    const v1 = await testUpdate({ provider: 0, sequence: 1, validity: NOW + 2 * HOUR, variant: 1 })
+    const v2 = testUpdate({ provider: 0, sequence: 2, validity: NOW + HOUR })
+    const v1 = testUpdate({ provider: 0, sequence: 1, validity: NOW + 2 * HOUR, variant: 1 })
     const first = await fold(w.components, null, [v2], INIT)
     const again = await fold(w.components, first, [v2], { ...INIT, now: NOW + 1 })
     expect(again.changed).toBe(0)
@@ -128,8 +130,8 @@ describe('fold', () => {
 
   it('replaces an entry and all of its old attribute keys on a newer record', async () => {
     const w = world()
-    const v1 = await testUpdate({ provider: 0, sequence: 1, validity: NOW + HOUR, variant: 1 })
-    const v2 = await testUpdate({ provider: 0, sequence: 2, validity: NOW + 2 * HOUR, variant: 2 })
+    const v1 = testUpdate({ provider: 0, sequence: 1, validity: NOW + HOUR, variant: 1 })
+    const v2 = testUpdate({ provider: 0, sequence: 2, validity: NOW + 2 * HOUR, variant: 2 })
     const first = await fold(w.components, null, [v1], INIT)
     const second = await fold(w.components, first, [v2], { ...INIT, now: NOW + 1 })
     expect(second).toMatchObject({ changed: 1, superseded: 1 })
@@ -141,25 +143,22 @@ describe('fold', () => {
 
   it('a heartbeat (same manifest, next sequence) only moves the expires key', async () => {
     const w = world()
-    const beat = async (sequence: number): Promise<VerifiedUpdate> => {
-      const u = await testUpdate({ provider: 0, sequence: 1, validity: NOW + sequence * HOUR })
+    const beat = (sequence: number): VerifiedUpdate => {
+      const u = testUpdate({ provider: 0, sequence: 1, validity: NOW + sequence * HOUR })
       return { ...u, record: { ...u.record, sequence: BigInt(sequence), bytes: Uint8Array.of(...u.record.bytes, sequence) } }
     }
-    const reader: typeof readTestRecord = async (_name, bytes) => {
-      const s = bytes[bytes.length - 1]!
-      return (await beat(s)).record
-    }
+    const reader: typeof readTestRecord = async (_name, bytes) => Promise.resolve(beat(bytes[bytes.length - 1]!).record)
     const components = { ...w.components, readRecord: reader }
-    const first = await fold(components, null, [await beat(1)], INIT)
-    const second = await fold(components, first, [await beat(2)], INIT)
+    const first = await fold(components, null, [beat(1)], INIT)
+    const second = await fold(components, first, [beat(2)], INIT)
     const changes = []
     for await (const d of w.tree.diff(first.snapshot.attrs, second.snapshot.attrs)) changes.push(decodeAttrKey(d.key))
     expect(changes.map((c) => [c.attr, c.value])).toEqual([['expires', NOW + HOUR], ['expires', NOW + 2 * HOUR]])
   })
 
   it('resolves equivocations the same way in any order, in a batch or against the tree, and reports both', async () => {
-    const a = await testUpdate({ provider: 0, sequence: 5, validity: NOW + HOUR, variant: 0 })
-    const b = await testUpdate({ provider: 0, sequence: 5, validity: NOW + HOUR, variant: 1 })
+    const a = testUpdate({ provider: 0, sequence: 5, validity: NOW + HOUR, variant: 0 })
+    const b = testUpdate({ provider: 0, sequence: 5, validity: NOW + HOUR, variant: 1 })
     const results: FoldResult[] = []
     for (const [x, y] of [[a, b], [b, a]] as const) {
       results.push(await fold(world().components, null, [x, y], INIT))
@@ -177,8 +176,8 @@ describe('fold', () => {
   })
 
   it('rejects an update whose record does not point to its manifest', async () => {
-    const a = await testUpdate({ provider: 0, sequence: 1, validity: NOW + HOUR, variant: 0 })
-    const b = await testUpdate({ provider: 0, sequence: 1, validity: NOW + HOUR, variant: 1 })
+    const a = testUpdate({ provider: 0, sequence: 1, validity: NOW + HOUR, variant: 0 })
+    const b = testUpdate({ provider: 0, sequence: 1, validity: NOW + HOUR, variant: 1 })
     await expect(fold(world().components, null, [{ ...a, manifestCid: b.manifestCid }], INIT)).rejects.toMatchObject({ name: 'InvalidFoldInputError' })
     await expect(fold(world().components, null, [{ ...a, manifestBytes: b.manifestBytes! }], INIT)).rejects.toMatchObject({ name: 'InvalidFoldInputError' })
   })
@@ -193,8 +192,8 @@ describe('fold', () => {
 describe('expiry', () => {
   it('flags expired entries, prunes them after the grace period, and lists them in expiredBetween', async () => {
     const w = world()
-    const short = await testUpdate({ provider: 0, sequence: 1, validity: NOW + 10 * 60_000 })
-    const long = await testUpdate({ provider: 1, sequence: 1, validity: NOW + 48 * HOUR })
+    const short = testUpdate({ provider: 0, sequence: 1, validity: NOW + 10 * 60_000 })
+    const long = testUpdate({ provider: 1, sequence: 1, validity: NOW + 48 * HOUR })
     const genesis = await fold(w.components, null, [short, long], INIT)
     expect(await liveCount(w.components, genesis.snapshot, NOW)).toBe(2)
 
@@ -221,11 +220,48 @@ describe('expiry', () => {
     expect(pruned.snapshot.providers.equals(onlyLong.snapshot.providers)).toBe(true)
 
     // an update that is already past the grace period never enters
-    const stale = await testUpdate({ provider: 2, sequence: 1, validity: NOW })
+    const stale = testUpdate({ provider: 2, sequence: 1, validity: NOW })
     const skipped = await fold(w.components, pruned, [stale], { ...INIT, now: NOW + 25 * HOUR })
     expect(skipped.changed).toBe(0)
     // a shorter grace period prunes sooner
     const early = await fold(w.components, genesis, [], { ...INIT, now: NOW + HOUR, pruneAfterMs: 0 })
     expect(early.pruned).toBe(1)
+  })
+})
+
+describe('fold with signed records', () => {
+  it('reads stored records back through verifyRecord by default', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const name = nameFromPublicKey(key.publicKey)
+    const signed = async (sequence: number, region: string): Promise<VerifiedUpdate> => {
+      const manifest = testManifest({ provider: name, location: { country: 'FR', region } })
+      const { cid, bytes } = testManifestCid(manifest)
+      const record = await verifyRecord(name, await createRecord(key, cid, sequence, { lifetimeMs: HOUR, now: NOW }), { now: NOW })
+      return { record, manifest, manifestCid: cid, seen: NOW, manifestBytes: bytes }
+    }
+    const w = world()
+    const components = { prolly: w.tree, blocks: w.blocks }
+    const first = await fold(components, null, [await signed(1, 'eu-west')], INIT)
+    const second = await fold(components, first, [await signed(2, 'eu-south')], INIT)
+    expect(second).toMatchObject({ changed: 1, superseded: 1 })
+    const stale = await fold(components, second, [await signed(1, 'eu-west')], INIT)
+    expect(stale.changed).toBe(0)
+    expect(await keys(w.tree, stale.snapshot.attrs, attrValuePrefix('region', 'eu-west'))).toEqual([])
+    expect(await keys(w.tree, stale.snapshot.attrs, attrValuePrefix('region', 'eu-south'))).toHaveLength(1)
+  })
+})
+
+describe('fold cost', () => {
+  it('writes only the paths to changed keys', async () => {
+    const w = world()
+    const many = Array.from({ length: 300 }, (_, provider) => testUpdate({ provider, sequence: 1, validity: NOW + HOUR, variant: provider % 3 }))
+    const base = await fold(w.components, null, many, INIT)
+    const total = (await w.tree.verify(base.snapshot.providers)).blocks + (await w.tree.verify(base.snapshot.attrs)).blocks
+    const depth = Math.max(await w.tree.depth(base.snapshot.providers), await w.tree.depth(base.snapshot.attrs))
+    const next = await fold(w.components, base, [testUpdate({ provider: 7, sequence: 2, validity: NOW + 2 * HOUR, variant: 2 })], INIT)
+    expect(next.changed).toBe(1)
+    // providers path + a few attrs paths (one per changed attribute) + history path + the snapshot
+    expect(next.written).toBeLessThan(total / 2)
+    expect(next.written).toBeLessThanOrEqual(depth * 10 + 1)
   })
 })

@@ -6,7 +6,7 @@ import { encodeEntry } from '../src/entries/index.js'
 import { createRecord, nameFromPublicKey, nameToBytes } from '../src/records/index.js'
 import { executeQuery, explain, manifestCache, parseQuery, planQuery, query, recordCache, verifyLoadedEntry } from '../src/query/index.js'
 import {
-  ATTESTERS, AMOUNTS, COUNTRIES, CORES, MEM_GIB, MODELS, NOW, REGIONS, STATUSES, UPLINKS,
+  ATTESTERS, COUNTRIES, CORES, MEM_GIB, MODELS, NOW, REGIONS, STATUSES, UPLINKS,
   buildFixture, byProviderKey, makeProvider, naiveMatch, naiveValues, random, randomSpec, termText
 } from './query-fixtures.js'
 import type { Fixture, NaiveTerm, Provider, ProviderSpec } from './query-fixtures.js'

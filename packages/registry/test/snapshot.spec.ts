@@ -76,7 +76,7 @@ describe('snapshot encoding', () => {
     await blocks.put(cid, bytes)
     expect((await openSnapshot(cid, blocks)).snapshot).toEqual(GENESIS)
     const other = encodeSnapshot({ ...GENESIS, time: 2000 })
-    const lying = { get: async () => other, put: async () => {} }
+    const lying = { get: async () => Promise.resolve(other), put: async () => Promise.resolve() }
     await expect(openSnapshot(cid, lying)).rejects.toMatchObject({ name: 'NotASnapshotError' })
     await expect(openSnapshot(CID.createV1(0x55, cid.multihash), blocks)).rejects.toMatchObject({ name: 'NotASnapshotError' })
   })

@@ -217,8 +217,8 @@ export interface AttrByteRange {
 export function attrRange (attr: AttrName, bounds: AttrBounds = {}): AttrByteRange {
   const name = textEncoder.encode(attr)
   const head = concat([name, SEP])
-  let gte = head
-  let lt = concat([name, AFTER_SEP])
+  let gte: Uint8Array = head
+  let lt: Uint8Array = concat([name, AFTER_SEP])
   const valueBound = (value: AttrValue, after: Uint8Array): Uint8Array =>
     concat([head, encodeAttrValue(attr, value), after])
   if (bounds.gte !== undefined) {

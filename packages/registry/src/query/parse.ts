@@ -18,7 +18,7 @@ import type { FieldSpec, QueryField } from './fields.js'
  *          | value            (for every other op)
  * list    := '[' ws* value ( ws* ',' ws* value )* ws* ']'
  * value   := word | quoted
- * word    := [letters digits - _ . : / * ?]+      (a number is a word such as 8, 2.5, -1, 1e3)
+ * word    := [letters digits - + _ . : / * ?]+    (a number is a word such as 8, 2.5, -1, 1e3)
  * quoted  := '"' ( any but '"' and '\' | '\"' | '\\' )* '"'
  * ```
  */
@@ -47,7 +47,7 @@ export interface Query {
   terms: QueryTerm[]
 }
 
-const WORD_CHAR = /[\p{L}\p{N}\-_.:/*?]/u
+const WORD_CHAR = /[\p{L}\p{N}\-+_.:/*?]/u
 const FIELD_START = /[A-Za-z]/
 const FIELD_CHAR = /[A-Za-z0-9_-]/
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/

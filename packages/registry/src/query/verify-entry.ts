@@ -107,7 +107,7 @@ async function verifiedManifest (components: Pick<VerifyEntryComponents, 'blocks
   // A block store need not re-hash what it returns; the client does, to hold the indexer to the CID.
   const actual = manifestCid(bytes)
   if (!actual.equals(cid)) {
-    throw forged(provider, 'manifest-hash-mismatch', `block hashes to ${actual.toString()}, not ${cid.toString()}`)
+    throw forged(provider, 'manifest-hash-mismatch', `block hashes to ${actual.toString()}, not ${cacheKey}`)
   }
   let manifest: Manifest
   try {

@@ -53,7 +53,7 @@ export interface VerifiedAnnouncement {
 }
 
 export { announcementMessageId, decodeAnnouncement, encodeAnnouncement, indexTopic, providersTopic } from './announcement.js'
-export * from './constants.js'
+export { ANNOUNCEMENT_INLINE_MANIFEST_MAX, ANNOUNCEMENT_MANIFEST_MAX_SIZE, ANNOUNCEMENT_MAX_SIZE, DEFAULT_KEY_CACHE_SIZE, DEFAULT_RECORD_TTL_NS, NAME_BYTES_LENGTH, RECORD_MAX_SIZE } from './constants.js'
 export { createRecord } from './create.js'
 export type { CreateRecordOptions } from './create.js'
 export * from './errors.js'
