@@ -9,7 +9,7 @@ export interface NodeSession {
 }
 
 /** Opens the repo and starts a node with the command's --listen/--bootstrap/--network options. */
-export async function openNodeSession (repoPath: string | undefined, opts: NetworkOptions, signal: AbortSignal, extra: { validationBudget?: { rate?: number, burst?: number } } = {}): Promise<NodeSession> {
+export async function openNodeSession (repoPath: string | undefined, opts: NetworkOptions, signal: AbortSignal, extra: { validationBudget?: { ratePerSecond?: number, burst?: number } } = {}): Promise<NodeSession> {
   const repo = await openRepo(repoPath, { signal })
   try {
     const node = await createCapdexNode({ repo }, {

@@ -84,6 +84,17 @@ export const DEFAULT_PRICE_UNIT: PricingUnit = 'gpu-hour'
 /** The currency a `--price` without one means. */
 export const DEFAULT_CURRENCY = 'USD'
 
+/** BMC and virtual display adapters (vendor or model): never offered compute, so detection skips them without a warning. */
+export const DISPLAY_ONLY_ADAPTER_PATTERN = /aspeed|matrox|cirrus|vmware|red hat|qxl|virtio|bochs|hyper-v|microsoft|innotek|virtualbox|parallels/i
+
+/** Integrated graphics as lspci names them; skipped like display-only adapters. */
+export const INTEGRATED_GRAPHICS_PATTERN = /\b(?:uhd|iris|hd) graphics\b|graphics family/i
+
+/** Filesystem types detection reports as "network" storage. */
+export const NETWORK_FILESYSTEMS: ReadonlySet<string> = new Set([
+  'nfs', 'nfs4', 'cifs', 'smb3', 'smbfs', 'lustre', 'ceph', 'glusterfs', 'fuse.glusterfs', 'beegfs', 'gpfs', 'fuse.juicefs', 'fuse.s3fs'
+])
+
 /** Largest operator overrides file read by `loadOverrides`. */
 export const OVERRIDES_MAX_BYTES = 65_536
 

@@ -1,5 +1,6 @@
 import {
-  GPU_BUSY_MEMORY_FRACTION, GPU_BUSY_UTILIZATION_PERCENT, GPU_VRAM_MISMATCH_FRACTION, MANIFEST_SCHEMA
+  DISPLAY_ONLY_ADAPTER_PATTERN, GPU_BUSY_MEMORY_FRACTION, GPU_BUSY_UTILIZATION_PERCENT, GPU_VRAM_MISMATCH_FRACTION,
+  INTEGRATED_GRAPHICS_PATTERN, MANIFEST_SCHEMA, NETWORK_FILESYSTEMS
 } from './constants.js'
 import { AbortError, MissingLocationError } from './errors.js'
 import { claimInterconnect, normalizeGpu } from './gpus.js'
@@ -88,7 +89,7 @@ export interface DetectProgressEvent {
 
 export interface DetectOptions {
   signal?: AbortSignal
-  onProgress?(event: DetectProgressEvent): void
+  onProgress?: (event: DetectProgressEvent) => void
 }
 
 export interface DetectResult {
@@ -100,10 +101,6 @@ export interface DetectResult {
 const MIB = 1024 * 1024
 const GIB = 1024 * MIB
 
-// BMC and virtual display adapters and integrated graphics: never offered compute, not reported.
-const DISPLAY_ONLY = /aspeed|matrox|cirrus|vmware|red hat|qxl|virtio|bochs|hyper-v|microsoft|innotek|virtualbox|parallels/i
-const INTEGRATED = /\b(?:uhd|iris|hd) graphics\b|graphics family/i
-const NETWORK_FILESYSTEMS: ReadonlySet<string> = new Set(['nfs', 'nfs4', 'cifs', 'smb3', 'smbfs', 'lustre', 'ceph', 'glusterfs', 'fuse.glusterfs', 'beegfs', 'gpfs', 'fuse.juicefs', 'fuse.s3fs'])
 const STORAGE_ORDER: readonly StorageKind[] = ['nvme', 'ssd', 'hdd', 'network', 'other']
 const ARCH_NAMES: Readonly<Record<string, string>> = { x64: 'x86_64', ia32: 'x86', arm64: 'arm64', arm: 'arm' }
 
@@ -120,7 +117,8 @@ async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefin
 
 function isDisplayOnly (controller: GraphicsControllerInfo): boolean {
   if (controller.name !== undefined && controller.name !== '') return false
-  return controller.vramDynamic || DISPLAY_ONLY.test(controller.vendor) || DISPLAY_ONLY.test(controller.model) || INTEGRATED.test(controller.model)
+  return controller.vramDynamic || DISPLAY_ONLY_ADAPTER_PATTERN.test(controller.vendor) || DISPLAY_ONLY_ADAPTER_PATTERN.test(controller.model) ||
+    INTEGRATED_GRAPHICS_PATTERN.test(controller.model)
 }
 
 function hasTelemetry (controller: GraphicsControllerInfo): boolean {
@@ -141,7 +139,8 @@ function detectGpus (controllers: readonly GraphicsControllerInfo[], init: Detec
   const withoutTelemetry = new Set<string>()
   for (const controller of controllers) {
     if (isDisplayOnly(controller)) continue
-    const name = (controller.name ?? '').trim() === '' ? controller.model.trim() : (controller.name ?? '').trim()
+    const smiName = controller.name?.trim() ?? ''
+    const name = smiName === '' ? controller.model.trim() : smiName
     // nvidia-smi reports the real memory; it only picks a VRAM variant, the table gives the figure
     const hints = controller.memoryTotal !== undefined && controller.memoryTotal > 0 ? { vramMiB: controller.memoryTotal } : {}
     const gpu = normalizeGpu(name, hints) ?? normalizeGpu(controller.model, hints)
@@ -341,13 +340,13 @@ export async function detectManifest (components: DetectComponents, init: Detect
 /** A SystemInfoSource that replays recorded outputs. */
 export function systemInfoFromSnapshot (snapshot: SystemInfoSnapshot): SystemInfoSource {
   return {
-    graphics: async () => snapshot.graphics,
-    cpu: async () => snapshot.cpu,
-    mem: async () => snapshot.mem,
-    diskLayout: async () => snapshot.diskLayout,
-    fsSize: async () => snapshot.fsSize,
-    networkInterfaces: async () => snapshot.networkInterfaces,
-    osInfo: async () => snapshot.osInfo
+    graphics: () => Promise.resolve(snapshot.graphics),
+    cpu: () => Promise.resolve(snapshot.cpu),
+    mem: () => Promise.resolve(snapshot.mem),
+    diskLayout: () => Promise.resolve(snapshot.diskLayout),
+    fsSize: () => Promise.resolve(snapshot.fsSize),
+    networkInterfaces: () => Promise.resolve(snapshot.networkInterfaces),
+    osInfo: () => Promise.resolve(snapshot.osInfo)
   }
 }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { CONFIG_FILE, LOCK_FILE, initRepo, openRepo, writeAtomic } from '../src/index.js'
+import { CONFIG_FILE, LOCK_FILE, defaultRepoPath, initRepo, openRepo, writeAtomic } from '../src/index.js'
 import { rejection, tempDir, within } from './helpers.js'
 import type { Repo } from '../src/index.js'
 
@@ -24,6 +24,19 @@ describe('repo', () => {
   afterEach(async () => {
     await Promise.all(open.splice(0).map(async r => { await r.close() }))
     await remove()
+  })
+
+  it('defaults to $CAPDEX_HOME, then ~/.capdex', () => {
+    const saved = process.env.CAPDEX_HOME
+    try {
+      process.env.CAPDEX_HOME = dir
+      expect(defaultRepoPath()).toBe(dir)
+      delete process.env.CAPDEX_HOME
+      expect(defaultRepoPath()).toMatch(/\.capdex$/)
+    } finally {
+      if (saved === undefined) delete process.env.CAPDEX_HOME
+      else process.env.CAPDEX_HOME = saved
+    }
   })
 
   it('fails with RepoNotFoundError for a missing repo', async () => {

@@ -19,3 +19,4 @@ export {}
 export * from './entries/index.js'
 export * from './records/index.js'
 export * from './snapshot/index.js'
+export * from './query/index.js'

@@ -182,12 +182,20 @@ describe('planQuery', () => {
     expect(got.map((r) => r.provider)).toEqual([name])
   })
 
-  it('touches fewer blocks on a selective query than a full scan, and explains both', async () => {
+  it('runs through the package root over openSnapshot', async () => {
+    const registry = await import('../src/index.js')
+    const opened = await registry.openSnapshot(fx.opened.cid, fx.blocks)
+    const got = await collect(registry.query({ prolly: fx.prolly, blocks: fx.blocks }, opened, 'gpu=h100 region=eu-west', { now: NOW }))
+    expect(got).toHaveLength(6)
+  })
+
+  it('counts what a run scanned and the blocks it touched, and explains them', async () => {
     const components = { prolly: fx.prolly, blocks: fx.blocks }
     const selective = query(components, fx.opened, 'gpu=H100', { now: NOW })
     const hits = await collect(selective)
     expect(hits).toHaveLength(6)
     expect(selective.summary).toMatchObject({ scanned: 6, matched: 6, rejected: 0, expired: 0 })
+    expect(selective.summary.blocksRead + selective.summary.cacheHits).toBeGreaterThan(0)
     const plan = await planQuery(components, fx.opened, parseQuery('gpu=H100'), { now: NOW })
     expect(explain(plan, selective.summary).at(-1)).toMatch(/^execution: 6 candidates, 6 matched, 0 rejected, 0 expired; \d+ blocks read/)
   })
@@ -285,11 +293,12 @@ describe('forged entries', () => {
     const entry = { record, manifest: victim.manifestCid, seen: NOW }
     const cache = recordCache({ maxSize: 4 })
     const components = { blocks: fx.blocks, recordCache: cache }
-    const asMallory = await verifyLoadedEntry(components, { provider: malloryName, providerKey: nameToBytes(malloryName), entry, manifest: victim.manifest })
+    const fields = new Map()
+    const asMallory = await verifyLoadedEntry(components, { provider: malloryName, providerKey: nameToBytes(malloryName), entry, manifest: victim.manifest, fields })
     expect(asMallory.record.name).toBe(malloryName)
     expect(cache.size).toBe(1)
     // the same bytes under the victim's name hit the cache key, yet are verified afresh and fail
-    await expect(verifyLoadedEntry(components, { provider: victim.name, providerKey: victim.providerKey, entry, manifest: victim.manifest }))
+    await expect(verifyLoadedEntry(components, { provider: victim.name, providerKey: victim.providerKey, entry, manifest: victim.manifest, fields }))
       .rejects.toMatchObject({ name: 'ForgedEntryError', provider: victim.name, reason: 'invalid-record' })
   })
 })

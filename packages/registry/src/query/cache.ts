@@ -1,6 +1,6 @@
 import { DEFAULT_MANIFEST_CACHE_SIZE, DEFAULT_RECORD_CACHE_SIZE } from './constants.js'
+import type { CheckedManifest } from './verify-entry.js'
 import type { VerifiedRecord } from '../records/index.js'
-import type { Manifest } from '@capdex/manifest'
 
 /** A bounded map that forgets the least recently used entry first. */
 export interface LruCache<V> {
@@ -17,10 +17,10 @@ export interface LruCache<V> {
 export type RecordCache = LruCache<VerifiedRecord>
 
 /**
- * Manifests already re-hashed and decoded, keyed by their CID: content addressing makes a hit as
- * good as the check. The record → CID and manifest → provider checks still run on every entry.
+ * Manifests already re-hashed and decoded, keyed by their CID's bytes: content addressing makes a
+ * hit as good as the check. The record → CID and manifest → provider checks still run on every entry.
  */
-export type ManifestCache = LruCache<Manifest>
+export type ManifestCache = LruCache<CheckedManifest>
 
 export interface LruCacheInit {
   /** Most entries kept. */

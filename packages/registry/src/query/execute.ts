@@ -1,11 +1,11 @@
 import { CustomProgressEvent } from 'progress-events'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
-import { attrsForManifest, decodeAttrKey } from '../entries/attrs.js'
+import { decodeAttrKey } from '../entries/attrs.js'
 import { nameToBytes } from '../records/index.js'
 import { ForgedEntryError, InvalidQueryOptionError } from './errors.js'
 import { FIELDS, FIELD_NAMES } from './fields.js'
-import { fieldValues, matchQuery } from './match.js'
+import { matchQuery } from './match.js'
 import { planQuery } from './plan.js'
 import { loadEntry, verifyLoadedEntry } from './verify-entry.js'
 import type { RejectReason } from './errors.js'
@@ -107,15 +107,20 @@ export function executeQuery (components: ExecuteComponents, snapshot: QuerySnap
   if (!(limit >= 0) || (limit !== Number.POSITIVE_INFINITY && !Number.isSafeInteger(limit))) {
     throw new InvalidQueryOptionError(`limit must be a non-negative integer, got ${String(options.limit)}`)
   }
-  const summary: QuerySummary = { scanned: 0, matched: 0, rejected: 0, expired: 0, blocksRead: 0, cacheHits: 0 }
+  const summary = emptySummary()
   return {
     summary,
     [Symbol.asyncIterator]: () => run(components, snapshot, query, options, sort, limit, summary)[Symbol.asyncIterator]()
   }
 }
 
+function emptySummary (): QuerySummary {
+  return { scanned: 0, matched: 0, rejected: 0, expired: 0, blocksRead: 0, cacheHits: 0 }
+}
+
 async function * run (components: ExecuteComponents, snapshot: QuerySnapshot, queryOrPlan: Query | Plan, options: ExecuteOptions, sort: SortSpec | undefined, limit: number, summary: QuerySummary): AsyncGenerator<QueryResult> {
   const abort: AbortOptions = options.signal === undefined ? {} : { signal: options.signal }
+  Object.assign(summary, emptySummary())
   const plan = 'driver' in queryOrPlan ? queryOrPlan : await planQuery(components, snapshot, queryOrPlan, options)
   options.onProgress?.(new CustomProgressEvent('registry:query:plan', plan))
   if (limit === 0) return
@@ -128,15 +133,15 @@ async function * run (components: ExecuteComponents, snapshot: QuerySnapshot, qu
       options.signal?.throwIfAborted()
       summary.scanned++
       const value = candidate.value ?? await prolly.get(plan.snapshot.snapshot.providers, candidate.key, abort)
-      let result: QueryResult & { fields: FieldValues }
+      let result: QueryResult
+      let fields: FieldValues
       try {
         if (value === undefined) {
           if (plan.driver.kind === 'provider-point') continue
           throw new ForgedEntryError(toString(candidate.key, 'base16'), 'missing-entry', 'the attrs index names a provider the providers tree lacks')
         }
         const loaded = await loadEntry(components, candidate.key, value, abort)
-        // terms never name `expires`, so the validity passed here does not matter
-        const fields = fieldValues(loaded.provider, attrsForManifest(loaded.manifest, { validity: new Date(0) }))
+        fields = loaded.fields
         if (!matchQuery(plan.query, fields)) continue
         const verified = await verifyLoadedEntry(components, loaded, abort)
         const expired = verified.record.validity.getTime() <= plan.now
@@ -144,7 +149,7 @@ async function * run (components: ExecuteComponents, snapshot: QuerySnapshot, qu
           summary.expired++
           continue
         }
-        result = { provider: verified.provider, manifest: verified.manifest, manifestCid: verified.manifestCid, record: verified.record, expired, fields }
+        result = { provider: verified.provider, manifest: verified.manifest, manifestCid: verified.manifestCid, record: verified.record, expired }
       } catch (err) {
         if (!isForged(err)) throw err
         summary.rejected++
@@ -154,27 +159,22 @@ async function * run (components: ExecuteComponents, snapshot: QuerySnapshot, qu
         continue
       }
       if (sorter !== undefined) {
-        sorter.push(result)
+        sorter.push(result, fields)
         continue
       }
       summary.matched++
-      yield strip(result)
+      yield result
       if (summary.matched >= limit) break
     }
     for (const result of sorter?.results() ?? []) {
       summary.matched++
-      yield strip(result)
+      yield result
     }
   } finally {
     summary.blocksRead = prolly.stats.blocksRead - startRead
     summary.cacheHits = prolly.stats.cacheHits - startHits
     options.onProgress?.(new CustomProgressEvent('registry:query:done', summary))
   }
-}
-
-function strip (result: QueryResult & { fields: FieldValues }): QueryResult {
-  const { fields: _fields, ...rest } = result
-  return rest
 }
 
 function isForged (err: unknown): err is Error & { provider: string, reason: RejectReason } {
@@ -214,19 +214,19 @@ async function * candidates (prolly: ExecuteComponents['prolly'], plan: Plan, ab
 class TopK {
   private readonly spec: SortSpec
   private readonly limit: number
-  private items: Array<{ result: QueryResult & { fields: FieldValues }, key: QueryValue | undefined }> = []
+  private items: Array<{ result: QueryResult, key: QueryValue | undefined }> = []
 
   constructor (spec: SortSpec, limit: number) {
     this.spec = spec
     this.limit = limit
   }
 
-  push (result: QueryResult & { fields: FieldValues }): void {
-    this.items.push({ result, key: sortKey(result.fields.get(this.spec.field) ?? [], this.spec.descending) })
+  push (result: QueryResult, fields: FieldValues): void {
+    this.items.push({ result, key: sortKey(fields.get(this.spec.field) ?? [], this.spec.descending) })
     if (this.items.length >= 2 * this.limit) this.trim()
   }
 
-  results (): Array<QueryResult & { fields: FieldValues }> {
+  results (): QueryResult[] {
     this.trim()
     return this.items.map((i) => i.result)
   }

@@ -31,7 +31,7 @@ export type { Query, QueryOp, QueryTerm, QueryValue } from './parse.js'
 export { explain, planQuery } from './plan.js'
 export type { Plan, PlanCandidate, PlanComponents, PlanDriver, PlanOptions, QuerySnapshot } from './plan.js'
 export { loadEntry, verifyEntry, verifyLoadedEntry } from './verify-entry.js'
-export type { LoadedEntry, VerifiedEntry, VerifyEntryComponents } from './verify-entry.js'
+export type { CheckedManifest, LoadedEntry, VerifiedEntry, VerifyEntryComponents } from './verify-entry.js'
 
 /** Parses, plans and runs `expr` against an opened snapshot (see `executeQuery`). */
 export function query (components: ExecuteComponents, snapshot: QuerySnapshot, expr: string, options: ExecuteOptions = {}): QueryRun {

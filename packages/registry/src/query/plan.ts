@@ -1,3 +1,4 @@
+import { concat } from 'uint8arrays/concat'
 import { attrPrefix, attrRange, encodeString } from '../entries/attrs.js'
 import { INDEX_DRIVER_MAX_FRACTION } from './constants.js'
 import { FIELDS } from './fields.js'
@@ -172,7 +173,7 @@ function draftCandidates (query: Query): Draft[] {
       if (prefix === operand) {
         drafts.push({ label, attr, ranges: [attrRange(attr, { gte: prefix, lte: prefix })], terms: [term] })
       } else if (prefix !== '') {
-        drafts.push({ label, attr, ranges: [prefixRange(concatBytes(attrPrefix(attr), encodeString(prefix)))], terms: [term] })
+        drafts.push({ label, attr, ranges: [prefixRange(concat([attrPrefix(attr), encodeString(prefix)]))], terms: [term] })
       }
     } else if (typeof operand === 'number' && !spec.multi && term.op !== '!=') {
       const slot = merged.get(attr) ?? { terms: [] }
@@ -212,13 +213,6 @@ function boundsFor (op: QueryTerm['op'], value: number | string): AttrBounds {
     case '>=': return { gte: value }
     default: return { gte: value, lte: value }
   }
-}
-
-function concatBytes (a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
 }
 
 /** `[prefix, successor(prefix))`: every key that starts with `prefix`. */

@@ -1,11 +1,15 @@
 import { decodeManifest, manifestCid } from '@capdex/manifest'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { equals } from 'uint8arrays/equals'
 import { toString } from 'uint8arrays/to-string'
+import { attrsForManifest } from '../entries/attrs.js'
 import { decodeEntry } from '../entries/entry.js'
-import { nameFromBytes, verifyRecord } from '../records/index.js'
+import { nameFromBytes, nameToBytes, verifyRecord } from '../records/index.js'
 import { ForgedEntryError } from './errors.js'
+import { fieldValues } from './match.js'
 import type { ManifestCache, RecordCache } from './cache.js'
 import type { RejectReason } from './errors.js'
+import type { FieldValues } from './match.js'
 import type { ProviderEntry } from '../entries/entry.js'
 import type { RecordVerifier, VerifiedRecord } from '../records/index.js'
 import type { Manifest } from '@capdex/manifest'
@@ -18,19 +22,24 @@ export interface VerifyEntryComponents {
   verifier?: Pick<RecordVerifier, 'verifyRecord'>
   /** verified records by sha256 of their bytes; without one every record is verified afresh */
   recordCache?: RecordCache
-  /** decoded manifests by CID; without one every manifest block is fetched, re-hashed and decoded */
+  /** checked manifests by CID; without one every manifest block is fetched, re-hashed and decoded */
   manifestCache?: ManifestCache
 }
 
-const DEFAULT_VERIFIER: Pick<RecordVerifier, 'verifyRecord'> = { verifyRecord }
+/** A manifest block that re-hashed to its CID and decoded strictly, with what queries derive from it. */
+export interface CheckedManifest {
+  manifest: Manifest
+  /** `nameToBytes(manifest.provider)`: the only providers-tree key the manifest may sit under */
+  providerKey: Uint8Array
+  /** the manifest's values per query field, as the `attrs` index holds them */
+  fields: FieldValues
+}
 
 /** An entry whose manifest checked out (block hash, schema, provider) but whose record is not yet verified. */
-export interface LoadedEntry {
-  /** the provider's canonical IPNS name (`k51…`), from the entry's key */
+export interface LoadedEntry extends CheckedManifest {
+  /** the provider's canonical IPNS name (`k51…`): the entry's key, and the manifest's `provider` */
   provider: string
-  providerKey: Uint8Array
   entry: ProviderEntry
-  manifest: Manifest
 }
 
 /** A providers-tree entry whose record, manifest block and schema all checked out. */
@@ -44,30 +53,26 @@ export interface VerifiedEntry {
   seen: number
 }
 
+const DEFAULT_VERIFIER: Pick<RecordVerifier, 'verifyRecord'> = { verifyRecord }
+
 /**
- * First half of `verifyEntry`, everything but the signature: the key is an Ed25519 name, the
- * entry decodes strictly, the manifest block re-hashes to the entry's CID and decodes strictly to
- * a schema-valid manifest that names the same provider. Queries run it on every candidate and
- * verify the record only for those that match.
+ * First half of `verifyEntry`, everything but the signature: the entry decodes strictly, the
+ * manifest block re-hashes to the entry's CID and decodes strictly to a schema-valid manifest
+ * whose provider is the entry's key. Queries run it on every candidate and verify the record only
+ * for those that match.
  */
 export async function loadEntry (components: Pick<VerifyEntryComponents, 'blocks' | 'manifestCache'>, key: Uint8Array, value: Uint8Array, options: AbortOptions = {}): Promise<LoadedEntry> {
-  let provider: string
-  try {
-    provider = nameFromBytes(key)
-  } catch (err) {
-    throw forged(toString(key, 'base16'), 'invalid-key', err)
-  }
   let entry: ProviderEntry
   try {
     entry = decodeEntry(value)
   } catch (err) {
-    throw forged(provider, 'invalid-entry', err)
+    throw forged(key, 'invalid-entry', err)
   }
-  const manifest = await verifiedManifest(components, provider, entry.manifest, options)
-  if (manifest.provider !== provider) {
-    throw forged(provider, 'provider-mismatch', `manifest names provider ${manifest.provider}`)
+  const checked = await checkedManifest(components, key, entry.manifest, options)
+  if (!equals(checked.providerKey, key)) {
+    throw forged(key, 'provider-mismatch', `manifest names provider ${checked.manifest.provider}`)
   }
-  return { provider, providerKey: key, entry, manifest }
+  return { ...checked, provider: checked.manifest.provider, entry }
 }
 
 /**
@@ -78,7 +83,7 @@ export async function verifyLoadedEntry (components: VerifyEntryComponents, load
   const { provider, entry } = loaded
   const record = await verifiedRecord(components, provider, entry.record, options)
   if (record.valueCid?.equals(entry.manifest) !== true) {
-    throw forged(provider, 'manifest-cid-mismatch', `record value ${record.value} is not /ipfs/${entry.manifest.toString()}`)
+    throw forged(loaded.providerKey, 'manifest-cid-mismatch', `record value ${record.value} is not /ipfs/${entry.manifest.toString()}`)
   }
   return { provider, providerKey: loaded.providerKey, manifest: loaded.manifest, manifestCid: entry.manifest, record, seen: entry.seen }
 }
@@ -91,8 +96,8 @@ export async function verifyEntry (components: VerifyEntryComponents, key: Uint8
   return verifyLoadedEntry(components, await loadEntry(components, key, value, options), options)
 }
 
-async function verifiedManifest (components: Pick<VerifyEntryComponents, 'blocks' | 'manifestCache'>, provider: string, cid: CID, options: AbortOptions): Promise<Manifest> {
-  const cacheKey = cid.toString()
+async function checkedManifest (components: Pick<VerifyEntryComponents, 'blocks' | 'manifestCache'>, key: Uint8Array, cid: CID, options: AbortOptions): Promise<CheckedManifest> {
+  const cacheKey = toString(cid.bytes, 'base64')
   const hit = components.manifestCache?.get(cacheKey)
   if (hit !== undefined) {
     return hit
@@ -102,21 +107,27 @@ async function verifiedManifest (components: Pick<VerifyEntryComponents, 'blocks
     bytes = await components.blocks.get(cid, options)
   } catch (err) {
     options.signal?.throwIfAborted()
-    throw forged(provider, 'missing-manifest', err)
+    throw forged(key, 'missing-manifest', err)
   }
   // A block store need not re-hash what it returns; the client does, to hold the indexer to the CID.
   const actual = manifestCid(bytes)
   if (!actual.equals(cid)) {
-    throw forged(provider, 'manifest-hash-mismatch', `block hashes to ${actual.toString()}, not ${cacheKey}`)
+    throw forged(key, 'manifest-hash-mismatch', `block hashes to ${actual.toString()}, not ${String(cid)}`)
   }
-  let manifest: Manifest
+  let checked: CheckedManifest
   try {
-    manifest = decodeManifest(bytes)
+    const manifest = decodeManifest(bytes)
+    const providerKey = nameToBytes(manifest.provider)
+    if (nameFromBytes(providerKey) !== manifest.provider) {
+      throw new Error(`provider ${manifest.provider} is not a canonical name`)
+    }
+    // the index's `expires` comes from the record, and no query field reads it
+    checked = { manifest, providerKey, fields: fieldValues(manifest.provider, attrsForManifest(manifest, { validity: new Date(0) })) }
   } catch (err) {
-    throw forged(provider, 'invalid-manifest', err)
+    throw forged(key, 'invalid-manifest', err)
   }
-  components.manifestCache?.set(cacheKey, manifest)
-  return manifest
+  components.manifestCache?.set(cacheKey, checked)
+  return checked
 }
 
 async function verifiedRecord (components: VerifyEntryComponents, provider: string, bytes: Uint8Array, options: AbortOptions): Promise<VerifiedRecord> {
@@ -134,7 +145,7 @@ async function verifiedRecord (components: VerifyEntryComponents, provider: stri
     record = await (components.verifier ?? DEFAULT_VERIFIER).verifyRecord(provider, bytes, { ...options, allowExpired: true })
   } catch (err) {
     options.signal?.throwIfAborted()
-    throw forged(provider, 'invalid-record', err)
+    throw forged(nameToBytes(provider), 'invalid-record', err)
   }
   if (cache !== undefined && cacheKey !== undefined) {
     cache.set(cacheKey, record)
@@ -142,6 +153,14 @@ async function verifiedRecord (components: VerifyEntryComponents, provider: stri
   return record
 }
 
-function forged (provider: string, reason: RejectReason, detail: unknown): ForgedEntryError {
+/** A `ForgedEntryError` naming the provider by its key: its name, or hex where the key is no name. */
+function forged (key: Uint8Array, reason: RejectReason, detail: unknown): ForgedEntryError {
+  let provider: string
+  try {
+    provider = nameFromBytes(key)
+  } catch {
+    provider = toString(key, 'base16')
+    reason = 'invalid-key'
+  }
   return new ForgedEntryError(provider, reason, detail instanceof Error ? `${detail.name}: ${detail.message}` : String(detail))
 }
