@@ -6,8 +6,8 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCapdex, startCapdex, tempHome } from '../helpers/cli.js'
-import type { LongRunning } from '../helpers/cli.js'
+import { runCapdex, startCapdex, tempHome } from '../../scripts/lib/capdex-process.js'
+import type { LongRunning } from '../../scripts/lib/capdex-process.js'
 
 interface Listening { event: 'listening', peerId: string, multiaddrs: string[] }
 interface Heard { event: 'announcement', provider: string, sequence: string, manifest: string, verified: boolean }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { createSystemInfoSource, detectManifest, loadOverrides, mergeOverrides, parseOverrideFlags, validateManifest } from '@capdex/manifest'
+import { createSystemInfoSource, detectManifest, loadOverrides, mergeOverrides, parseOverrideFlags, systemInfoFromSnapshot, validateManifest } from '@capdex/manifest'
 import { announcementListener, providerService } from '@capdex/node'
 import { nameFromPublicKey } from '@capdex/registry'
 import * as dagJson from '@ipld/dag-json'
@@ -7,12 +7,13 @@ import { collect, contextFor, withNetworkOptions } from '../context.js'
 import { openNodeSession, untilAborted } from '../node-session.js'
 import { parseDuration } from '../output.js'
 import type { NetworkOptions } from '../context.js'
-import type { Manifest, ManifestOverrides } from '@capdex/manifest'
+import type { Manifest, ManifestOverrides, SystemInfoSnapshot } from '@capdex/manifest'
 import type { ProviderPublished } from '@capdex/node'
 import type { Command } from 'commander'
 
 interface OverrideOptions {
   config?: string
+  systemSnapshot?: string
   country?: string
   region?: string
   lat?: string
@@ -27,6 +28,7 @@ interface OverrideOptions {
 function withOverrideOptions (command: Command): Command {
   return command
     .option('--config <file>', 'JSON file with operator overrides (location, pricing, status, endpoints, network)')
+    .option('--system-snapshot <file>', 'detect from a recorded systeminformation snapshot (JSON) instead of this machine')
     .option('--country <cc>', 'ISO 3166-1 alpha-2 country code')
     .option('--region <slug>', 'region slug, e.g. eu-west')
     .option('--lat <deg>', 'latitude')
@@ -55,9 +57,11 @@ async function overridesFrom (opts: OverrideOptions, signal: AbortSignal): Promi
   return mergeOverrides(fromFile, fromFlags)
 }
 
-/** Detects this machine's manifest for `provider`, with operator overrides applied. */
-async function detect (provider: string, overrides: ManifestOverrides, warn: (text: string) => void, signal: AbortSignal): Promise<Manifest> {
-  const system = await createSystemInfoSource()
+/** Detects this machine's manifest (or a recorded machine's) for `provider`, with operator overrides applied. */
+async function detect (provider: string, overrides: ManifestOverrides, systemSnapshot: string | undefined, warn: (text: string) => void, signal: AbortSignal): Promise<Manifest> {
+  const system = systemSnapshot != null
+    ? systemInfoFromSnapshot(JSON.parse(await readFile(systemSnapshot, 'utf8')) as SystemInfoSnapshot)
+    : await createSystemInfoSource()
   const { manifest, warnings } = await detectManifest({ system }, { provider, overrides }, { signal })
   for (const warning of warnings) warn(warning)
   return manifest
@@ -84,7 +88,7 @@ export function registerProvider (program: Command, signal: AbortSignal): void {
     .action(async (opts: OverrideOptions & { provider?: string }, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
       const name = opts.provider ?? await providerNameOrThrowaway(repoPath, signal)
-      const manifest = await detect(name, await overridesFrom(opts, signal), (w) => { out.warn(w) }, signal)
+      const manifest = await detect(name, await overridesFrom(opts, signal), opts.systemSnapshot, (w) => { out.warn(w) }, signal)
       out.result(manifest, () => JSON.stringify(JSON.parse(new TextDecoder().decode(dagJson.encode(manifest))), null, 2))
     })
 
@@ -107,7 +111,7 @@ export function registerProvider (program: Command, signal: AbortSignal): void {
         const name = await service.name({ signal })
         const current = async (): Promise<Manifest> => opts.manifest != null
           ? readManifestFile(opts.manifest, name)
-          : detect(name, overrides, (w) => { out.warn(w) }, signal)
+          : detect(name, overrides, opts.systemSnapshot, (w) => { out.warn(w) }, signal)
         out.info(`provider ${name} on ${session.node.network}, peer ${session.node.peerId.toString()}`)
         if (opts.watch === true) {
           await service.watch({
