@@ -38,7 +38,8 @@ export function toJsonValue (value: unknown): unknown {
     }
     return out
   }
-  return String(value)
+  // functions and symbols have no JSON form
+  return typeof value === 'symbol' ? value.toString() : typeof value
 }
 
 export function createOutput (json: boolean, streams: OutputStreams = { stdout: process.stdout, stderr: process.stderr }): Output {

@@ -51,6 +51,12 @@ export interface AnnouncementListenerInit {
    * @default true
    */
   store?: boolean
+  /**
+   * Told of every verdict with its reason, for metrics: `accepted`, the name of the error that
+   * decided it (`SignatureVerificationError`, `StaleRecordError`, `BlockFetchTimeoutError`…), or
+   * one of `value-not-cid`, `fetch-budget`, `manifest-hash`, `manifest-provider`.
+   */
+  onVerdict?: (verdict: 'accept' | 'reject' | 'ignore', reason: string, from: PeerId) => void
 }
 
 export interface AnnouncementListenerStats {
@@ -66,6 +72,11 @@ export interface AnnouncementListener {
 }
 
 type Accepted = Omit<ReceivedAnnouncement, 'from' | 'id'>
+
+interface Judged {
+  verdict: Verdict<Accepted>
+  reason: string
+}
 
 /** Errors that mean "not now" rather than "invalid": no penalty for the relayer. */
 const IGNORABLE = new Set(['RecordExpiredError', 'StaleRecordError', 'EquivocationError'])
@@ -85,10 +96,11 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     const topic = providersTopic(init.network ?? components.node.network)
     this.unsubscribe = this.node.subscribe<Accepted>(topic, {
       validate: async (msg, from) => {
-        const verdict = await this.validate(msg, from)
+        const { verdict, reason } = await this.validate(msg, from)
         if (verdict === 'reject') this.counts.rejected++
         else if (verdict === 'ignore') this.counts.ignored++
         else this.counts.accepted++
+        this.init.onVerdict?.(typeof verdict === 'object' ? 'accept' : verdict, reason, from)
         return verdict
       },
       onMessage: async (_data, from, msg) => {
@@ -110,7 +122,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     }
   }
 
-  private judge (err: unknown, what: string, from: PeerId): 'reject' | 'ignore' {
+  private judge (err: unknown, what: string, from: PeerId): Judged {
     const name = (err as Error).name
     const verdict = IGNORABLE.has(name) ? 'ignore' : 'reject'
     if (name === 'EquivocationError') {
@@ -118,10 +130,10 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     } else {
       this.log('%s announcement from %p: %s - %e', verdict, from, what, err)
     }
-    return verdict
+    return { verdict, reason: name }
   }
 
-  private async validate (msg: TopicMessage, from: PeerId): Promise<Verdict<Accepted>> {
+  private async validate (msg: TopicMessage, from: PeerId): Promise<Judged> {
     const now = this.init.now?.()
     const options: VerifyAnnouncementOptions = now != null ? { now } : {}
 
@@ -140,7 +152,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     const cid = record.valueCid
     if (cid == null) {
       this.log('reject announcement from %p: record value %s is not /ipfs/<cid>', from, record.value)
-      return 'reject'
+      return { verdict: 'reject', reason: 'value-not-cid' }
     }
 
     let bytes: Uint8Array
@@ -149,7 +161,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     } else {
       if (!this.node.validationBudget.take(from, this.init.fetchCost ?? DEFAULT_MANIFEST_FETCH_COST)) {
         this.log('ignore announcement from %p: no budget to fetch manifest %c', from, cid)
-        return 'ignore'
+        return { verdict: 'ignore', reason: 'fetch-budget' }
       }
       try {
         bytes = await this.node.getVerifiedBlock(cid, {
@@ -162,7 +174,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
           return this.judge(err, 'manifest', from)
         }
         this.log('ignore announcement from %p: manifest %c not fetched - %e', from, cid, err)
-        return 'ignore'
+        return { verdict: 'ignore', reason: (err as Error).name }
       }
     }
 
@@ -170,7 +182,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     try {
       if (!manifestCid(bytes).equals(cid)) {
         this.log('reject announcement from %p: manifest does not hash to %c', from, cid)
-        return 'reject'
+        return { verdict: 'reject', reason: 'manifest-hash' }
       }
       manifest = decodeManifest(bytes)
     } catch (err) {
@@ -178,7 +190,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     }
     if (manifest.provider !== record.name) {
       this.log('reject announcement from %p: manifest provider %s is not the record name %s', from, manifest.provider, record.name)
-      return 'reject'
+      return { verdict: 'reject', reason: 'manifest-provider' }
     }
 
     if (this.init.store !== false) {
@@ -192,7 +204,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
       }
     }
     this.remember(record)
-    return { accept: { name: record.name, record, manifest, manifestCid: cid, manifestBytes: bytes } }
+    return { verdict: { accept: { name: record.name, record, manifest, manifestCid: cid, manifestBytes: bytes } }, reason: 'accepted' }
   }
 
   stats (): AnnouncementListenerStats {

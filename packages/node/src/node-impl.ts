@@ -22,6 +22,7 @@ import { BlockHelpers } from './blocks.js'
 import { validationBudget } from './budget.js'
 import { BITSWAP_MESSAGE_OVERHEAD_BYTES, DEFAULT_BOOTSTRAP_DIAL_TIMEOUT_MS, DEFAULT_LISTEN, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT, MAX_BLOCK_BYTES, MAX_PUBSUB_MESSAGE_BYTES, PUBSUB_RPC_OVERHEAD_BYTES, SCORE_THRESHOLDS } from './constants.js'
 import { InvalidOptionError, NodeStoppedError } from './errors.js'
+import { verifiedBlockstore } from './gateway/verified-blockstore.js'
 import { PubsubHelpers, messageId, messageIdToString } from './pubsub.js'
 import { RecordStore } from './records.js'
 import type { ValidationBudget } from './budget.js'
@@ -105,7 +106,8 @@ export async function createNode (components: CapdexNodeComponents, init: Capdex
   })
 
   const helia = withBitswap(Object.assign(createHeliaLight({
-    blockstore: repo.blockstore,
+    // re-hashes blocks on read, so bitswap never serves a corrupt local copy
+    blockstore: verifiedBlockstore({ blockstore: repo.blockstore, logger }, { maxBlockBytes }),
     datastore: repo.datastore,
     codecs: [dagCbor],
     logger

@@ -15,3 +15,21 @@ export const MAX_ENTRY_BYTES = 16 * 1024
 
 /** MiB in one GiB, for `vram` and `mem`. */
 export const MIB_PER_GIB = 1024
+
+/** Width of one uptime bucket: 10 minutes. */
+export const UPTIME_BUCKET_MS = 10 * 60 * 1000
+
+/** The uptime window in buckets: 30 days. */
+export const UPTIME_WINDOW_BUCKETS = 30 * 24 * 6
+
+/** The uptime window in ms: 30 days. */
+export const UPTIME_WINDOW_MS = UPTIME_WINDOW_BUCKETS * UPTIME_BUCKET_MS
+
+/**
+ * The most of one record's lease that counts towards uptime: the protocol's default lease,
+ * 10 minutes, before its EOL (records carry no start time).
+ */
+export const UPTIME_LEASE_CREDIT_MS = 10 * 60 * 1000
+
+/** The indexed uptime is rounded down to a multiple of 1 / UPTIME_STEPS (0.01). */
+export const UPTIME_STEPS = 100

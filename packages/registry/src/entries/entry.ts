@@ -3,6 +3,8 @@ import { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import { MAX_ENTRY_BYTES } from './constants.js'
 import { InvalidEntryError } from './errors.js'
+import { leaseFromList, leaseToList } from './lease.js'
+import type { LeaseSummary } from './lease.js'
 
 /**
  * The value of a `providers`-tree entry (DAG-CBOR). The key is `nameToBytes(name)`, the 38-byte
@@ -20,20 +22,28 @@ export interface ProviderEntry {
   manifest: CID
   /** the manifest's `issuedAt`, ms since the epoch (an unsigned integer) */
   seen: number
+  /**
+   * The provider's lease history over the uptime window (see `LeaseSummary`), stored as
+   * `[end, ...runs]`. Entries written before uptime existed have none and no `uptime` attribute.
+   */
+  lease?: LeaseSummary
 }
 
 const ENTRY_KEYS = ['manifest', 'record', 'seen']
+const ENTRY_KEYS_WITH_LEASE = ['lease', 'manifest', 'record', 'seen']
 
 export function encodeEntry (entry: ProviderEntry): Uint8Array {
   if (!(entry.record instanceof Uint8Array) || CID.asCID(entry.manifest) == null || !Number.isSafeInteger(entry.seen) || entry.seen < 0) {
     throw new InvalidEntryError('An entry needs record bytes, a manifest CID and a non-negative integer seen')
   }
-  return dagCbor.encode({ record: entry.record, manifest: entry.manifest, seen: entry.seen })
+  const fields = { record: entry.record, manifest: entry.manifest, seen: entry.seen }
+  return dagCbor.encode(entry.lease === undefined ? fields : { ...fields, lease: leaseToList(entry.lease) })
 }
 
 /**
  * Strict decode: canonical DAG-CBOR, a map with exactly the keys `record`, `manifest`, `seen`
- * and the right types, at most `MAX_ENTRY_BYTES`. Anything else throws `InvalidEntryError`.
+ * (and `lease`, when present a canonical lease list) with the right types, at most
+ * `MAX_ENTRY_BYTES`. Anything else throws `InvalidEntryError`.
  */
 export function decodeEntry (bytes: Uint8Array): ProviderEntry {
   if (bytes.length > MAX_ENTRY_BYTES) {
@@ -49,10 +59,11 @@ export function decodeEntry (bytes: Uint8Array): ProviderEntry {
     throw new InvalidEntryError('Entry is not a map')
   }
   const keys = Object.keys(value).sort()
-  if (keys.length !== ENTRY_KEYS.length || keys.some((k, i) => k !== ENTRY_KEYS[i])) {
-    throw new InvalidEntryError(`Entry keys must be exactly ${ENTRY_KEYS.join(', ')}; got ${keys.join(', ')}`)
+  const expected = keys.length === ENTRY_KEYS_WITH_LEASE.length ? ENTRY_KEYS_WITH_LEASE : ENTRY_KEYS
+  if (keys.length !== expected.length || keys.some((k, i) => k !== expected[i])) {
+    throw new InvalidEntryError(`Entry keys must be exactly ${ENTRY_KEYS.join(', ')} (and optionally lease); got ${keys.join(', ')}`)
   }
-  const { record, manifest, seen } = value as Record<string, unknown>
+  const { record, manifest, seen, lease } = value as Record<string, unknown>
   if (!(record instanceof Uint8Array)) {
     throw new InvalidEntryError('Entry "record" must be bytes')
   }
@@ -63,7 +74,7 @@ export function decodeEntry (bytes: Uint8Array): ProviderEntry {
   if (typeof seen !== 'number' || !Number.isSafeInteger(seen) || seen < 0) {
     throw new InvalidEntryError('Entry "seen" must be a non-negative integer')
   }
-  const entry = { record, manifest: cid, seen }
+  const entry: ProviderEntry = lease === undefined ? { record, manifest: cid, seen } : { record, manifest: cid, seen, lease: leaseFromList(lease) }
   if (!equals(encodeEntry(entry), bytes)) {
     throw new InvalidEntryError('Entry is not in canonical form')
   }
