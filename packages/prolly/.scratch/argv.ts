@@ -1,1 +1,0 @@
-console.log(JSON.stringify({ execArgv: process.execArgv, argv: process.argv, url: import.meta.url }))
