@@ -1,43 +1,80 @@
 import type { TreeNode } from './codec.js'
 import type { CID } from 'multiformats/cid'
 
-/** A CID's bytes as a latin1 string: a Map key that costs far less than base32 `toString()`. */
+/** A CID's bytes as a latin1 string, for Maps and Sets of CIDs of any kind. */
 export function cidKey (cid: CID): string {
   const bytes = cid.bytes
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
 
-/** Least-recently-used cache of decoded nodes, bounded by node count. A capacity of 0 disables it. */
+interface CacheEntry {
+  digest: Uint8Array
+  node: TreeNode
+  /** read since it last came up for eviction */
+  used: boolean
+}
+
+function sameDigest (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) {
+    return false
+  }
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      return false
+    }
+  }
+  return true
+}
+
+/**
+ * Decoded nodes by CID, bounded by node count (0 disables it). Lookups allocate nothing: the Map key is 30 bits of
+ * the sha2-256 digest (a small integer) and a hit is confirmed against the whole digest, so a colliding CID is just
+ * a miss. Eviction is second-chance (CLOCK): a hit only sets a flag, and an entry read since its last turn goes
+ * back to the end of the line instead of out.
+ */
 export class NodeCache {
-  private readonly nodes = new Map<string, TreeNode>()
+  private readonly entries = new Map<number, CacheEntry>()
 
   constructor (private readonly capacity: number) {}
 
-  get (key: string): TreeNode | undefined {
-    const node = this.nodes.get(key)
-    if (node !== undefined) {
-      // re-insert so Map order tracks recency
-      this.nodes.delete(key)
-      this.nodes.set(key, node)
+  get (cid: CID): TreeNode | undefined {
+    const digest = cid.multihash.digest
+    const entry = this.entries.get(slot(digest))
+    if (entry === undefined || !sameDigest(entry.digest, digest)) {
+      return undefined
     }
-    return node
+    entry.used = true
+    return entry.node
   }
 
-  set (key: string, node: TreeNode): void {
+  set (cid: CID, node: TreeNode): void {
     if (this.capacity === 0) {
       return
     }
-    this.nodes.delete(key)
-    this.nodes.set(key, node)
-    if (this.nodes.size > this.capacity) {
-      const oldest = this.nodes.keys().next()
-      if (oldest.done !== true) {
-        this.nodes.delete(oldest.value)
-      }
+    const key = slot(cid.multihash.digest)
+    if (!this.entries.has(key) && this.entries.size >= this.capacity) {
+      this.evict()
     }
+    this.entries.set(key, { digest: cid.multihash.digest, node, used: false })
   }
 
   clear (): void {
-    this.nodes.clear()
+    this.entries.clear()
   }
+
+  private evict (): void {
+    for (const [key, entry] of this.entries) {
+      this.entries.delete(key)
+      if (!entry.used) {
+        return
+      }
+      entry.used = false
+      this.entries.set(key, entry)
+    }
+  }
+}
+
+/** 30 bits of a digest: a small integer, which V8 keeps unboxed as a Map key. */
+function slot (digest: Uint8Array): number {
+  return (digest[0]! << 22) | (digest[1]! << 14) | (digest[2]! << 6) | (digest[3]! >>> 2)
 }

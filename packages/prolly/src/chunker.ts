@@ -9,9 +9,9 @@
  * shape of the tree fixed when values change, so an update rewrites exactly one path per changed key.
  */
 
-import { HASH_SPACE, MAX_KEY_BYTES } from './constants.js'
+import { HASH_SPACE } from './constants.js'
 import { InvalidNodeError, ValueTooLargeError } from './errors.js'
-import { sha256 } from './hash.js'
+import { SaltedHash32 } from './hash.js'
 import { branchEntryBytes, branchNode, leafEntryBytes, leafNode, nodeBytes } from './codec.js'
 import type { ChildRef, TreeNode } from './codec.js'
 import type { Entry } from './index.js'
@@ -20,8 +20,7 @@ import type { CID } from 'multiformats/cid'
 export class ChunkRules {
   readonly maxNodeBytes: number
   private readonly threshold: number
-  /** level byte followed by the key, reused so a boundary test allocates nothing but the digest */
-  private readonly salted = new Uint8Array(1 + MAX_KEY_BYTES)
+  private readonly hash = new SaltedHash32()
 
   constructor (targetFanout: number, maxNodeBytes: number) {
     this.threshold = Math.floor(HASH_SPACE / targetFanout)
@@ -29,11 +28,7 @@ export class ChunkRules {
   }
 
   isBoundary (level: number, key: Uint8Array): boolean {
-    this.salted[0] = level
-    this.salted.set(key, 1)
-    const digest = sha256(this.salted.subarray(0, key.length + 1))
-    const prefix = (digest[0]! * 0x1000000) + (digest[1]! << 16 | digest[2]! << 8 | digest[3]!)
-    return prefix < this.threshold
+    return this.hash.digest(level, key) < this.threshold
   }
 
   /** Whether a node already holding `entries` entries of `entryBytes` must close before taking one of `nextBytes`. */
@@ -92,16 +87,22 @@ export class Chunker<T extends { key: Uint8Array }> {
     return this.items.length
   }
 
-  push (item: T): void {
+  /** `boundary` may be passed when already known, sparing the hash (mutate knows it for keys that sat inside a node). */
+  push (item: T, boundary?: boolean): void {
     const bytes = this.kind.bytes(item)
     if (this.items.length > 0 && this.rules.overflows(this.level, this.items.length, this.entryBytes, bytes)) {
       this.close()
     }
     this.items.push(item)
     this.entryBytes += bytes
-    if (this.rules.isBoundary(this.level, item.key)) {
+    if (boundary ?? this.rules.isBoundary(this.level, item.key)) {
       this.close()
     }
+  }
+
+  /** Whether a chunk has closed and waits to be taken. */
+  get ready (): boolean {
+    return this.closed.length > 0
   }
 
   /** Closes the open chunk at the end of the level. */

@@ -45,7 +45,7 @@ export class Cursor {
       const index = target === 'first' ? 0 : target === 'last' ? node.links.length - 1 : childIndex(node.keys, target)
       this.path.push({ node, index })
       cid = node.links[index]!
-      node = await this.store.child(node, index, this.options)
+      node = this.store.cachedChild(node, index) ?? await this.store.child(node, index, this.options)
     }
     this.current = node
     this.currentCid = cid
@@ -105,7 +105,7 @@ export class Cursor {
     frame.index += direction
     for (;;) {
       const cid = frame.node.links[frame.index]!
-      const child = await this.store.child(frame.node, frame.index, this.options)
+      const child = this.store.cachedChild(frame.node, frame.index) ?? await this.store.child(frame.node, frame.index, this.options)
       if (this.path.length === depth || child.leaf) {
         this.current = child
         this.currentCid = cid

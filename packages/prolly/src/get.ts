@@ -6,9 +6,12 @@ import type { CID } from 'multiformats/cid'
 /** Point lookup: one node per level. */
 export async function get (ctx: TreeContext, root: CID, key: Uint8Array, options: AbortOptions = {}): Promise<Uint8Array | undefined> {
   validateKey(key)
-  let node = await ctx.store.load(root, options)
+  const { store } = ctx
+  // cached nodes are taken without an await, so a warm lookup never leaves this function's turn
+  let node = store.cached(root) ?? await store.load(root, options)
   while (!node.leaf) {
-    node = await ctx.store.child(node, childIndex(node.keys, key), options)
+    const index = childIndex(node.keys, key)
+    node = store.cachedChild(node, index) ?? await store.child(node, index, options)
   }
   const index = lowerBound(node.keys, key)
   const found = node.keys[index]

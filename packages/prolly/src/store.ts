@@ -1,4 +1,4 @@
-import { cidKey, NodeCache } from './cache.js'
+import { NodeCache } from './cache.js'
 import { decodeNode, hashMatches, isNodeCid } from './codec.js'
 import { AbortError, InvalidBlockError, InvalidNodeError, MissingBlockError } from './errors.js'
 import type { Block, BranchNode, TreeNode } from './codec.js'
@@ -41,6 +41,10 @@ async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefin
       signal.removeEventListener('abort', onAbort)
     }
   }
+}
+
+function levelError (cid: CID, found: number, expected: number): InvalidNodeError {
+  return new InvalidNodeError(cid, 'level', `found level ${found} where its parent expects ${expected}`)
 }
 
 function isNotFound (err: unknown): boolean {
@@ -95,16 +99,33 @@ export class NodeStore {
     return decodeNode(cid, bytes)
   }
 
+  /** A cached node, without waiting: the fast path of every read. */
+  cached (cid: CID): TreeNode | undefined {
+    const node = this.cache.get(cid)
+    if (node !== undefined) {
+      this.stats.cacheHits++
+    }
+    return node
+  }
+
+  /** The `index`th child of a branch if it is cached, checked to sit one level below it. */
+  cachedChild (parent: BranchNode, index: number): TreeNode | undefined {
+    const link = parent.links[index]!
+    const node = this.cached(link)
+    if (node !== undefined && node.level !== parent.level - 1) {
+      throw levelError(link, node.level, parent.level - 1)
+    }
+    return node
+  }
+
   /** A decoded node, from the cache when it is there. */
   async load (cid: CID, options: AbortOptions = {}): Promise<TreeNode> {
-    const key = cidKey(cid)
-    const cached = this.cache.get(key)
+    const cached = this.cached(cid)
     if (cached !== undefined) {
-      this.stats.cacheHits++
       return cached
     }
     const node = this.decode(cid, await this.fetch(cid, options))
-    this.cache.set(key, node)
+    this.cache.set(cid, node)
     return node
   }
 
@@ -112,14 +133,14 @@ export class NodeStore {
   async loadAt (cid: CID, level: number, options: AbortOptions = {}): Promise<TreeNode> {
     const node = await this.load(cid, options)
     if (node.level !== level) {
-      throw new InvalidNodeError(cid, 'level', `found level ${node.level} where its parent expects ${level}`)
+      throw levelError(cid, node.level, level)
     }
     return node
   }
 
   /** The `index`th child of a branch, checked to sit one level below it. */
   async child (parent: BranchNode, index: number, options: AbortOptions = {}): Promise<TreeNode> {
-    return this.loadAt(parent.links[index]!, parent.level - 1, options)
+    return this.cachedChild(parent, index) ?? this.loadAt(parent.links[index]!, parent.level - 1, options)
   }
 
   /** Writes a block; with `remember`, also caches its node as decoded from the written bytes (never the caller's arrays). */
@@ -128,7 +149,7 @@ export class NodeStore {
     await this.blocks.put(block.cid, block.bytes, options.signal == null ? {} : { signal: options.signal })
     this.stats.blocksWritten++
     if (remember) {
-      this.cache.set(cidKey(block.cid), decodeNode(block.cid, block.bytes))
+      this.cache.set(block.cid, decodeNode(block.cid, block.bytes))
     }
   }
 

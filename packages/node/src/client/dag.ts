@@ -91,7 +91,7 @@ function decodeTreeNode (cid: CID, bytes: Uint8Array): { links: CID[], values: U
     if (node.length !== 3 || !items.every((v) => v instanceof Uint8Array)) {
       throw new InvalidNodeError(cid, 'encoding', 'a leaf is [0, keys, values]')
     }
-    return { links: [], values: items as Uint8Array[] }
+    return { links: [], values: items }
   }
   if (node.length !== 4) {
     throw new InvalidNodeError(cid, 'encoding', 'a branch is [level, keys, links, counts]')

@@ -23,7 +23,7 @@ export interface AttrSpec {
 
 export type AttrName =
   | 'gpu' | 'gpus' | 'vram' | 'region' | 'country' | 'price' | 'status'
-  | 'cpu' | 'mem' | 'uplink' | 'attested-by' | 'expires'
+  | 'cpu' | 'mem' | 'uplink' | 'attested-by' | 'expires' | 'uptime'
 
 export type AttrValue = number | string
 
@@ -40,7 +40,8 @@ export const ATTRS: Readonly<Record<AttrName, Readonly<AttrSpec>>> = Object.free
   mem: { name: 'mem', type: 'number', multi: false, doc: 'total memory in GiB (totalMiB / 1024)' },
   uplink: { name: 'uplink', type: 'number', multi: false, doc: 'network uplink in Mbps' },
   'attested-by': { name: 'attested-by', type: 'string', multi: true, doc: 'each attestation CID (string form), one key per attestation' },
-  expires: { name: 'expires', type: 'number', multi: false, doc: 'record validity EOL in ms since the epoch: live when expires > now' }
+  expires: { name: 'expires', type: 'number', multi: false, doc: 'record validity EOL in ms since the epoch: live when expires > now' },
+  uptime: { name: 'uptime', type: 'number', multi: false, doc: 'share (0..1, steps of 0.01) of the 30 days before the lease end during which the provider held a live lease, from the entry\'s lease summary' }
 })
 
 /** Every attribute name, in table order. */
@@ -316,11 +317,18 @@ export function pricePerGpuHour (manifest: Pick<Manifest, 'gpus' | 'pricing'>): 
   return best
 }
 
+/** What the attributes take from outside the manifest: the record's EOL and the entry's uptime. */
+export interface AttrContext {
+  validity: Date
+  /** `entryUptime(entry)`; absent for entries without a lease summary (no `uptime` key) */
+  uptime?: number | undefined
+}
+
 /**
  * The attribute pairs of one provider: one per single-valued attribute present, one per distinct
  * value of a multi-valued one. Sorted by encoded value within an attribute, without duplicates.
  */
-export function attrsForManifest (manifest: Manifest, record: { validity: Date }): AttrPair[] {
+export function attrsForManifest (manifest: Manifest, record: AttrContext): AttrPair[] {
   const out: AttrPair[] = []
   const seen = new Set<string>()
   const add = (attr: AttrName, value: AttrValue): void => {
@@ -343,10 +351,11 @@ export function attrsForManifest (manifest: Manifest, record: { validity: Date }
   add('uplink', manifest.network.uplinkMbps)
   for (const a of manifest.attestations) add('attested-by', a.toString())
   add('expires', record.validity.getTime())
+  if (record.uptime !== undefined) add('uptime', record.uptime)
   return out
 }
 
 /** The attribute-index keys of one provider, for a mutate batch. */
-export function attrKeysForManifest (manifest: Manifest, record: { validity: Date }, providerKey: Uint8Array): Uint8Array[] {
+export function attrKeysForManifest (manifest: Manifest, record: AttrContext, providerKey: Uint8Array): Uint8Array[] {
   return attrsForManifest(manifest, record).map(({ attr, value }) => attrKey(attr, value, providerKey))
 }

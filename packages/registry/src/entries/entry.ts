@@ -3,8 +3,9 @@ import { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import { MAX_ENTRY_BYTES } from './constants.js'
 import { InvalidEntryError } from './errors.js'
-import { leaseFromList, leaseToList } from './lease.js'
+import { leaseFromList, leaseToList, leaseUptime } from './lease.js'
 import type { LeaseSummary } from './lease.js'
+import type { Manifest } from '@capdex/manifest'
 
 /**
  * The value of a `providers`-tree entry (DAG-CBOR). The key is `nameToBytes(name)`, the 38-byte
@@ -79,4 +80,15 @@ export function decodeEntry (bytes: Uint8Array): ProviderEntry {
     throw new InvalidEntryError('Entry is not in canonical form')
   }
   return entry
+}
+
+/** The `uptime` attribute an entry implies, or undefined for an entry without a lease summary. */
+export function entryUptime (entry: Pick<ProviderEntry, 'lease'>): number | undefined {
+  return entry.lease === undefined ? undefined : leaseUptime(entry.lease)
+}
+
+/** The `seen` an entry holds for a manifest: its `issuedAt` in ms since the epoch (0 if unparsable). */
+export function entrySeen (manifest: Pick<Manifest, 'issuedAt'>): number {
+  const ms = Date.parse(manifest.issuedAt)
+  return Number.isSafeInteger(ms) && ms >= 0 ? ms : 0
 }

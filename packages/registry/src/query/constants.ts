@@ -17,8 +17,18 @@ export const DEFAULT_MANIFEST_CACHE_SIZE = 10_000
 export const STATUS_VALUES: readonly string[] = Object.freeze(['available', 'busy', 'draining', 'offline'])
 
 /**
- * The planner drives a scan from the `attrs` index only when the chosen range holds at most this
- * fraction of all providers; past it, a sequential scan of the `providers` tree reads fewer blocks
- * than one point lookup per candidate.
+ * Most distinct values the planner enumerates (one short seek each) to turn a glob the index cannot
+ * bound, such as `region~*west*`, into equality ranges over the values that match; past it the
+ * executor tests each distinct value as it scans.
  */
-export const INDEX_DRIVER_MAX_FRACTION = 0.25
+export const MAX_ENUMERATED_VALUES = 256
+
+/**
+ * Relative costs the planner and executor weigh index work against entry reads with: reading one
+ * key of an index range, probing one `attrs` key by point lookup, and loading one candidate (its
+ * entry by point lookup, the strict decode and the manifest checks). Measured on a 1,000,000-provider
+ * snapshot in memory: about 1 µs, 6 µs and 40 µs.
+ */
+export const COST_KEY = 1
+export const COST_PROBE = 6
+export const COST_CANDIDATE = 40

@@ -1,19 +1,19 @@
 import { CustomProgressEvent } from 'progress-events'
 import { fromString } from 'uint8arrays/from-string'
 import { toString } from 'uint8arrays/to-string'
-import { decodeAttrKey } from '../entries/attrs.js'
 import { nameToBytes } from '../records/index.js'
 import { ForgedEntryError, InvalidQueryOptionError } from './errors.js'
 import { FIELDS, FIELD_NAMES } from './fields.js'
 import { matchQuery } from './match.js'
 import { planQuery } from './plan.js'
+import { applyFilters, collectStep, droppedKeys, providerTermsHold } from './scan.js'
 import { loadEntry, verifyLoadedEntry } from './verify-entry.js'
 import type { RejectReason } from './errors.js'
 import type { QueryField } from './fields.js'
-import type { FieldValues } from './match.js'
 import type { Query, QueryValue } from './parse.js'
 import type { Plan, PlanComponents, PlanOptions, QuerySnapshot } from './plan.js'
-import type { VerifyEntryComponents } from './verify-entry.js'
+import type { ScanStats } from './scan.js'
+import type { LoadedEntry, VerifyEntryComponents } from './verify-entry.js'
 import type { VerifiedRecord } from '../records/index.js'
 import type { Manifest } from '@capdex/manifest'
 import type { AbortOptions, Prolly } from '@capdex/prolly'
@@ -47,12 +47,18 @@ export interface QuerySummary {
   matched: number
   /** candidates that failed verification (reported through `onRejected`) */
   rejected: number
-  /** matching candidates left out because their record expired */
+  /** matching candidates left out because their record expired (those the index already ruled out are not loaded, so not counted) */
   expired: number
   /** prolly blocks read from the store while executing (not planning) */
   blocksRead: number
   /** prolly node lookups served from its cache while executing */
   cacheHits: number
+  /** `attrs` keys read by index range scans */
+  keysScanned: number
+  /** `attrs` keys looked up one by one */
+  probes: number
+  /** labels of the index filters the executor applied, in order */
+  filtersApplied: string[]
 }
 
 export interface SortSpec {
@@ -65,11 +71,11 @@ export type QueryProgressEvents =
   | ProgressEvent<'registry:query:rejected', QueryRejection>
   | ProgressEvent<'registry:query:done', QuerySummary>
 
+/**
+ * `sort` orders by a field, `price` ascending or `price-` descending; multi-valued fields sort by
+ * their min (asc) or max (desc). `limit` is the most results to return.
+ */
 export interface ExecuteOptions extends PlanOptions, ProgressOptions<QueryProgressEvents> {
-  /** a field to order by, `price` ascending or `price-` descending; multi-valued fields sort by their min (asc) or max (desc) */
-  sort?: SortSpec | string
-  /** most results to return */
-  limit?: number
   /** told about every candidate that fails verification */
   onRejected?(rejection: QueryRejection): void
 }
@@ -95,11 +101,13 @@ export function parseSort (spec: string): SortSpec {
 }
 
 /**
- * Runs a query (planning it first when given a `Query`): enumerates candidates from the plan's
- * driver in provider-key order, loads and checks each manifest, evaluates every term on it, then
- * verifies the record of each match. Forged entries are reported and never returned; expired ones
- * are left out unless `includeExpired`. With `sort`, results are collected (at most `2 × limit`
- * at a time) and sorted; without it they stream.
+ * Runs a query (planning it first when given a `Query`). The driver enumerates candidates: the keys
+ * of an `attrs` range narrowed by the plan's index filters, provider point lookups, or a stream of
+ * the `providers` tree. Then, in provider-key order, each candidate's manifest is loaded and checked
+ * and every term is evaluated on it, and the record of each match is verified. Forged entries are
+ * reported and never returned; expired ones are left out unless `includeExpired`. With `sort`,
+ * matches are ranked as they come (at most `2 × limit` kept at a time) and only those that rank are
+ * verified; without it results stream.
  */
 export function executeQuery (components: ExecuteComponents, snapshot: QuerySnapshot, query: Query | Plan, options: ExecuteOptions = {}): QueryRun {
   const sort = typeof options.sort === 'string' ? parseSort(options.sort) : options.sort
@@ -115,7 +123,7 @@ export function executeQuery (components: ExecuteComponents, snapshot: QuerySnap
 }
 
 function emptySummary (): QuerySummary {
-  return { scanned: 0, matched: 0, rejected: 0, expired: 0, blocksRead: 0, cacheHits: 0 }
+  return { scanned: 0, matched: 0, rejected: 0, expired: 0, blocksRead: 0, cacheHits: 0, keysScanned: 0, probes: 0, filtersApplied: [] }
 }
 
 async function * run (components: ExecuteComponents, snapshot: QuerySnapshot, queryOrPlan: Query | Plan, options: ExecuteOptions, sort: SortSpec | undefined, limit: number, summary: QuerySummary): AsyncGenerator<QueryResult> {
@@ -127,46 +135,58 @@ async function * run (components: ExecuteComponents, snapshot: QuerySnapshot, qu
   const { prolly } = components
   const startRead = prolly.stats.blocksRead
   const startHits = prolly.stats.cacheHits
-  const sorter = sort === undefined ? undefined : new TopK(sort, limit)
+
+  /** Verifies a match's record and judges its liveness: the result, or undefined when it is rejected or expired. */
+  const finish = async (loaded: LoadedEntry): Promise<QueryResult | undefined> => {
+    try {
+      const verified = await verifyLoadedEntry(components, loaded, abort)
+      const expired = verified.record.validity.getTime() <= plan.now
+      if (expired && !plan.includeExpired) {
+        summary.expired++
+        return undefined
+      }
+      return { provider: verified.provider, manifest: verified.manifest, manifestCid: verified.manifestCid, record: verified.record, expired }
+    } catch (err) {
+      reject(err)
+      return undefined
+    }
+  }
+  const reject = (err: unknown): void => {
+    if (!isForged(err)) throw err
+    summary.rejected++
+    const rejection: QueryRejection = { provider: err.provider, reason: err.reason, message: err.message }
+    options.onRejected?.(rejection)
+    options.onProgress?.(new CustomProgressEvent('registry:query:rejected', rejection))
+  }
+  const sorter = sort === undefined ? undefined : new TopK(sort, limit, finish)
   try {
-    for await (const candidate of candidates(prolly, plan, abort)) {
+    for await (const candidate of candidates(components, plan, sort === undefined ? { limit } : { limit, sort }, summary, abort)) {
       options.signal?.throwIfAborted()
       summary.scanned++
-      const value = candidate.value ?? await prolly.get(plan.snapshot.snapshot.providers, candidate.key, abort)
-      let result: QueryResult
-      let fields: FieldValues
+      let loaded: LoadedEntry
       try {
+        const value = candidate.value ?? await prolly.get(plan.snapshot.snapshot.providers, candidate.key, abort)
         if (value === undefined) {
           if (plan.driver.kind === 'provider-point') continue
           throw new ForgedEntryError(toString(candidate.key, 'base16'), 'missing-entry', 'the attrs index names a provider the providers tree lacks')
         }
-        const loaded = await loadEntry(components, candidate.key, value, abort)
-        fields = loaded.fields
-        if (!matchQuery(plan.query, fields)) continue
-        const verified = await verifyLoadedEntry(components, loaded, abort)
-        const expired = verified.record.validity.getTime() <= plan.now
-        if (expired && !plan.includeExpired) {
-          summary.expired++
-          continue
-        }
-        result = { provider: verified.provider, manifest: verified.manifest, manifestCid: verified.manifestCid, record: verified.record, expired }
+        loaded = await loadEntry(components, candidate.key, value, abort)
       } catch (err) {
-        if (!isForged(err)) throw err
-        summary.rejected++
-        const rejection: QueryRejection = { provider: err.provider, reason: err.reason, message: err.message }
-        options.onRejected?.(rejection)
-        options.onProgress?.(new CustomProgressEvent('registry:query:rejected', rejection))
+        reject(err)
         continue
       }
+      if (!matchQuery(plan.query, loaded.fields)) continue
       if (sorter !== undefined) {
-        sorter.push(result, fields)
+        await sorter.push(loaded)
         continue
       }
+      const result = await finish(loaded)
+      if (result === undefined) continue
       summary.matched++
       yield result
       if (summary.matched >= limit) break
     }
-    for (const result of sorter?.results() ?? []) {
+    for (const result of await sorter?.results() ?? []) {
       summary.matched++
       yield result
     }
@@ -188,60 +208,77 @@ interface Candidate {
 }
 
 /** The plan's candidates in provider-key order, each once. */
-async function * candidates (prolly: ExecuteComponents['prolly'], plan: Plan, abort: AbortOptions): AsyncGenerator<Candidate> {
+async function * candidates (components: ExecuteComponents, plan: Plan, options: Pick<PlanOptions, 'limit' | 'sort'>, stats: ScanStats, abort: AbortOptions): AsyncGenerator<Candidate> {
+  const { prolly } = components
   const driver = plan.driver
-  if (driver.kind === 'full-scan') {
-    yield * prolly.range(plan.snapshot.snapshot.providers, abort)
+  if (driver.kind === 'provider-point') {
+    // hex of a fixed-length key sorts as the bytes do
+    const keys = new Set(driver.providers.map((name) => toString(nameToBytes(name), 'base16')))
+    for (const hex of [...keys].sort()) {
+      yield { key: fromString(hex, 'base16') }
+    }
     return
   }
-  // hex of a fixed-length key sorts as the bytes do
-  const keys = new Set<string>()
-  if (driver.kind === 'provider-point') {
-    for (const name of driver.providers) keys.add(toString(nameToBytes(name), 'base16'))
-  } else {
-    for (const range of driver.ranges) {
-      for await (const { key } of prolly.range(plan.snapshot.snapshot.attrs, { gte: range.gte, lt: range.lt, ...abort })) {
-        keys.add(toString(decodeAttrKey(key).providerKey, 'base16'))
-      }
+  const providerTerms = plan.query.terms.filter((t) => t.field === 'provider')
+  if (driver.kind === 'full-scan') {
+    const dropped = await droppedKeys(components, plan, options, stats, abort)
+    for await (const entry of prolly.range(plan.snapshot.snapshot.providers, abort)) {
+      if (dropped.size > 0 && dropped.indexOf(entry.key) >= 0) continue
+      if (!providerTermsHold(providerTerms, entry.key)) continue
+      yield entry
     }
+    return
   }
-  for (const hex of [...keys].sort()) {
-    yield { key: fromString(hex, 'base16') }
+  const attrs = plan.snapshot.snapshot.attrs
+  const set = await applyFilters(components, plan, await collectStep(components, attrs, driver, stats, abort), options, stats, abort)
+  for (const key of set.sorted()) {
+    if (providerTermsHold(providerTerms, key)) yield { key }
   }
 }
 
-/** Collects results for one sort order, keeping the best `limit` (in batches of up to `2 × limit`). */
+/**
+ * Ranks matches for one sort order, keeping the best `limit`. Matches are verified only when they
+ * rank: each time the list reaches `2 × limit` it is sorted and walked, verifying until `limit`
+ * results hold; the rest is dropped, as it cannot outrank them.
+ */
 class TopK {
   private readonly spec: SortSpec
   private readonly limit: number
-  private items: Array<{ result: QueryResult, key: QueryValue | undefined }> = []
+  private readonly finish: (loaded: LoadedEntry) => Promise<QueryResult | undefined>
+  private items: Array<{ loaded: LoadedEntry, key: QueryValue | undefined, result?: QueryResult | null }> = []
 
-  constructor (spec: SortSpec, limit: number) {
+  constructor (spec: SortSpec, limit: number, finish: (loaded: LoadedEntry) => Promise<QueryResult | undefined>) {
     this.spec = spec
     this.limit = limit
+    this.finish = finish
   }
 
-  push (result: QueryResult, fields: FieldValues): void {
-    this.items.push({ result, key: sortKey(fields.get(this.spec.field) ?? [], this.spec.descending) })
-    if (this.items.length >= 2 * this.limit) this.trim()
+  async push (loaded: LoadedEntry): Promise<void> {
+    this.items.push({ loaded, key: sortKey(loaded.fields.get(this.spec.field) ?? [], this.spec.descending) })
+    if (this.items.length >= 2 * this.limit) await this.trim()
   }
 
-  results (): QueryResult[] {
-    this.trim()
-    return this.items.map((i) => i.result)
+  async results (): Promise<QueryResult[]> {
+    await this.trim()
+    return this.items.flatMap((i) => i.result ?? [])
   }
 
-  private trim (): void {
+  private async trim (): Promise<void> {
     const sign = this.spec.descending ? -1 : 1
     // Array#sort is stable, so ties keep provider-key order; absent values sort last either way.
     this.items.sort((a, b) => {
       if (a.key === undefined || b.key === undefined) return (a.key === undefined ? 1 : 0) - (b.key === undefined ? 1 : 0)
       return a.key < b.key ? -sign : a.key > b.key ? sign : 0
     })
-    if (this.items.length > this.limit) this.items = this.items.slice(0, this.limit)
+    const kept: typeof this.items = []
+    for (const item of this.items) {
+      if (kept.length >= this.limit) break
+      item.result ??= await this.finish(item.loaded) ?? null
+      if (item.result !== null) kept.push(item)
+    }
+    this.items = kept
   }
 }
-
 /** The value a provider sorts by: the least of its values ascending, the greatest descending. */
 function sortKey (values: readonly QueryValue[], descending: boolean): QueryValue | undefined {
   let best: QueryValue | undefined

@@ -1,11 +1,12 @@
 import { concat } from 'uint8arrays/concat'
-import { attrPrefix, attrRange, encodeString } from '../entries/attrs.js'
-import { INDEX_DRIVER_MAX_FRACTION } from './constants.js'
+import { attrPrefix, attrRange, decodeAttrKey, encodeString } from '../entries/attrs.js'
+import { COST_CANDIDATE, COST_KEY, MAX_ENUMERATED_VALUES } from './constants.js'
 import { FIELDS } from './fields.js'
-import { globPrefix } from './match.js'
+import { globPrefix, matchTerm } from './match.js'
 import { formatTerm } from './parse.js'
+import type { SortSpec } from './execute.js'
 import type { Query, QueryTerm } from './parse.js'
-import type { AttrBounds, AttrByteRange, AttrName } from '../entries/attrs.js'
+import type { AttrBounds, AttrByteRange, AttrName, AttrValue } from '../entries/attrs.js'
 import type { AbortOptions, Prolly } from '@capdex/prolly'
 import type { CID } from 'multiformats/cid'
 
@@ -21,7 +22,7 @@ export interface QuerySnapshot {
 
 /** One way to narrow the scan: byte ranges over the `attrs` tree and their counted size. */
 export interface PlanCandidate {
-  /** the terms, in query syntax, this candidate stands for, e.g. `gpus>=8` or `expires>now` */
+  /** the terms, in query syntax, this candidate stands for, e.g. `gpus>=8`, `status!=offline` or `expires>now` */
   label: string
   attr: AttrName
   ranges: AttrByteRange[]
@@ -29,8 +30,24 @@ export interface PlanCandidate {
   estimate: number
 }
 
+/**
+ * One pass over the `attrs` index that narrows the candidates before any entry is read. A `keep`
+ * step leaves the providers with a key in `ranges` (whose value passes `test`, when there is one):
+ * a positive term holds when ANY value matches. A `drop` step removes the providers with a key in
+ * `ranges`: `!=` and `notin` hold when NO value matches.
+ */
+export interface PlanStep extends PlanCandidate {
+  mode: 'keep' | 'drop'
+  /** a term each distinct value met in `ranges` must pass: a glob that the ranges only bound */
+  test?: QueryTerm
+  /** the values `ranges` stand for, one equality range each, when known: the executor may then probe single keys */
+  values?: AttrValue[]
+  /** the query terms the step stands for (none for the liveness step) */
+  terms: QueryTerm[]
+}
+
 export type PlanDriver =
-  | { kind: 'attr-range', label: string, attr: AttrName, ranges: AttrByteRange[], estimate: number }
+  | ({ kind: 'attr-range' } & PlanStep)
   | { kind: 'provider-point', label: string, providers: string[], estimate: number }
   | { kind: 'full-scan', label: string, estimate: number }
 
@@ -41,9 +58,15 @@ export interface Plan {
   now: number
   includeExpired: boolean
   driver: PlanDriver
+  /**
+   * Index steps the executor may apply to the driver's candidates before it reads any entry, most
+   * selective first. It applies each only while that costs less than reading the entries it would
+   * rule out; every term is checked on each verified manifest whether or not its step ran.
+   */
+  filters: PlanStep[]
   /** terms the driver does not stand for; every term is still checked on each verified manifest */
   residual: QueryTerm[]
-  /** every indexable candidate the planner counted, smallest estimate first */
+  /** every index step the planner counted, smallest estimate first */
   candidates: PlanCandidate[]
   /** providers in the snapshot */
   total: number
@@ -52,7 +75,7 @@ export interface Plan {
 }
 
 export interface PlanComponents {
-  prolly: Pick<Prolly, 'count' | 'stats'>
+  prolly: Pick<Prolly, 'count' | 'range' | 'stats'>
 }
 
 export interface PlanOptions {
@@ -63,25 +86,38 @@ export interface PlanOptions {
    */
   now?: number | Date
   /**
-   * Plan for expired entries too (no `expires > now` candidate).
+   * Plan for expired entries too (no liveness step).
    *
    * @default false
    */
   includeExpired?: boolean
+  /**
+   * The most results wanted. Unsorted, a small limit over a broad query is cheaper to meet by
+   * streaming the `providers` tree than by intersecting index ranges first.
+   *
+   * @default Infinity
+   */
+  limit?: number
+  /** a field to order by (see `parseSort`); sorted runs need every match, so they never stop early */
+  sort?: SortSpec | string
   signal?: AbortSignal
 }
 
 interface Draft {
   label: string
   attr: AttrName
+  mode: 'keep' | 'drop'
   ranges: AttrByteRange[]
+  test?: QueryTerm
+  values?: AttrValue[]
   terms: QueryTerm[]
 }
 
 /**
  * Picks the cheapest way to enumerate candidates: a provider point lookup when the query names
- * providers, else the `attrs` range with the fewest keys (counted in O(log n) blocks each),
- * else a full scan of the `providers` tree.
+ * providers; else the `keep` step with the fewest keys (counted in O(log n) blocks each) drives,
+ * and the other steps become filters; else, or when a small unsorted limit makes it cheaper, a
+ * streaming scan of the `providers` tree with the `drop` steps as filters.
  */
 export async function planQuery (components: PlanComponents, snapshot: QuerySnapshot, query: Query, options: PlanOptions = {}): Promise<Plan> {
   const { prolly } = components
@@ -92,33 +128,39 @@ export async function planQuery (components: PlanComponents, snapshot: QuerySnap
   const { providers, attrs } = snapshot.snapshot
   const abort: AbortOptions = options.signal === undefined ? {} : { signal: options.signal }
   const total = await prolly.count(providers, abort)
+  const count = async (ranges: AttrByteRange[]): Promise<number> => {
+    let sum = 0
+    for (const range of ranges) sum += await prolly.count(attrs, { gte: range.gte, lt: range.lt, ...abort })
+    return sum
+  }
 
-  const drafts = draftCandidates(query)
+  const drafts = draftSteps(query)
   if (!includeExpired) {
-    drafts.push({ label: 'expires>now', attr: 'expires', ranges: [attrRange('expires', { gt: now })], terms: [] })
+    drafts.push(await livenessStep(now, count))
   }
-  const candidates: Array<PlanCandidate & { terms: QueryTerm[] }> = []
+  const steps: PlanStep[] = []
   for (const draft of drafts) {
-    let estimate = 0
-    for (const range of draft.ranges) {
-      estimate += await prolly.count(attrs, { gte: range.gte, lt: range.lt, ...abort })
-    }
-    candidates.push({ ...draft, estimate })
+    const exact = draft.test === undefined ? draft : await enumerateValues(prolly, attrs, draft, abort)
+    steps.push({ ...exact, estimate: await count(exact.ranges) })
   }
-  candidates.sort((a, b) => a.estimate - b.estimate)
+  steps.sort((a, b) => a.estimate - b.estimate)
 
   let driver: PlanDriver
   let covered: QueryTerm[] = []
+  let filters: PlanStep[] = []
   const point = providerPoint(query)
-  const best = candidates[0]
+  const best = steps.find((s) => s.mode === 'keep')
+  const drops = steps.filter((s) => s.mode === 'drop')
   if (point !== undefined) {
     driver = { kind: 'provider-point', label: formatTerm(point), providers: [...new Set(point.values.map(String))], estimate: point.values.length }
     covered = [point]
-  } else if (best !== undefined && (best.estimate === 0 || best.estimate <= total * INDEX_DRIVER_MAX_FRACTION)) {
-    driver = { kind: 'attr-range', label: best.label, attr: best.attr, ranges: best.ranges, estimate: best.estimate }
+  } else if (best !== undefined && !streamIsCheaper(best, steps, total, options)) {
+    driver = { kind: 'attr-range', ...best }
     covered = best.terms
+    filters = steps.filter((s) => s !== best)
   } else {
     driver = { kind: 'full-scan', label: 'providers', estimate: total }
+    filters = drops
   }
 
   return {
@@ -127,11 +169,75 @@ export async function planQuery (components: PlanComponents, snapshot: QuerySnap
     now,
     includeExpired,
     driver,
+    filters,
     residual: query.terms.filter((t) => !covered.includes(t)),
-    candidates: candidates.map(({ terms: _terms, ...c }) => c),
+    candidates: steps.map(({ label, attr, ranges, estimate }) => ({ label, attr, ranges, estimate })),
     total,
     blocks: { read: prolly.stats.blocksRead - startRead, cacheHits: prolly.stats.cacheHits - startHits }
   }
+}
+
+/** The share of all providers a step leaves, taking attributes as independent. */
+export function stepPass (step: Pick<PlanStep, 'mode' | 'estimate'>, total: number): number {
+  const share = total === 0 ? 0 : Math.min(1, step.estimate / total)
+  return step.mode === 'keep' ? share : 1 - share
+}
+
+/**
+ * Entries a run reads before it has `limit` results, when `size` candidates remain and `pending`
+ * steps are still to hold: all of them when sorted or unlimited.
+ */
+export function expectedLoads (size: number, pending: readonly PlanStep[], total: number, options: Pick<PlanOptions, 'limit' | 'sort'>): number {
+  const limit = options.limit ?? Number.POSITIVE_INFINITY
+  if (options.sort !== undefined || !Number.isFinite(limit)) return size
+  const pass = pending.reduce((p, s) => p * stepPass(s, total), 1)
+  return Math.min(size, limit / Math.max(pass, 1 / Math.max(total, 1)))
+}
+
+/** Whether streaming the providers tree until `limit` results beats collecting the driver's keys first. */
+function streamIsCheaper (driver: PlanStep, steps: readonly PlanStep[], total: number, options: PlanOptions): boolean {
+  return expectedLoads(total, steps, total, options) * COST_CANDIDATE < driver.estimate * COST_KEY
+}
+
+/**
+ * Liveness as an index step: keep `expires > now`, or drop `expires <= now`, whichever range holds
+ * fewer keys. Every entry has one `expires` key, so both select the same providers; the verified
+ * record decides in the end.
+ */
+async function livenessStep (now: number, count: (ranges: AttrByteRange[]) => Promise<number>): Promise<Draft> {
+  const live = attrRange('expires', { gt: now })
+  const dead = attrRange('expires', { lte: now })
+  return await count([dead]) < await count([live])
+    ? { label: 'expires<=now', attr: 'expires', mode: 'drop', ranges: [dead], terms: [] }
+    : { label: 'expires>now', attr: 'expires', mode: 'keep', ranges: [live], terms: [] }
+}
+
+/**
+ * Turns a glob step into equality ranges over the distinct values it matches, when its ranges hold
+ * at most `MAX_ENUMERATED_VALUES` of them: one short seek per distinct value, so `region~*west*`
+ * reads only the runs of the regions that match. Past that many values the step keeps its test.
+ */
+async function enumerateValues (prolly: Pick<Prolly, 'range'>, attrs: CID, draft: Draft, abort: AbortOptions): Promise<Draft> {
+  const test = draft.test
+  if (test === undefined) return draft
+  const values: AttrValue[] = []
+  let seen = 0
+  for (const range of draft.ranges) {
+    let gte = range.gte
+    for (;;) {
+      let first: Uint8Array | undefined
+      for await (const { key } of prolly.range(attrs, { gte, lt: range.lt, limit: 1, ...abort })) first = key
+      if (first === undefined) break
+      if (++seen > MAX_ENUMERATED_VALUES) return draft
+      const { value, providerKey } = decodeAttrKey(first)
+      if (matchTerm(test, [value])) values.push(value)
+      // `attr ‖ 0x00 ‖ value ‖ 0x01`: just past every key of this value
+      gte = first.slice(0, first.length - providerKey.length)
+      gte[gte.length - 1] = 0x01
+    }
+  }
+  const { test: _test, ...rest } = draft
+  return { ...rest, values, ranges: values.map((v) => attrRange(draft.attr, { gte: v, lte: v })) }
 }
 
 /** The smallest `provider=` / `provider in [...]` term, if any. */
@@ -150,12 +256,14 @@ interface Bound {
   strict: boolean
 }
 
+const eq = (attr: AttrName, values: AttrValue[]): AttrByteRange[] => values.map((v) => attrRange(attr, { gte: v, lte: v }))
+
 /**
- * Index ranges for every indexable term. Bounds on one single-valued number attribute are merged
- * into one range (`gpus>=8 gpus<=16`); on a multi-valued one each term stays its own candidate, as
- * different values of one provider may satisfy different terms.
+ * Index steps for every term on an attribute. Order bounds on one single-valued number attribute
+ * merge into one range (`gpus>=8 gpus<=16`); on a multi-valued one each term stays its own step,
+ * as different values of one provider may satisfy different terms.
  */
-function draftCandidates (query: Query): Draft[] {
+function draftSteps (query: Query): Draft[] {
   const drafts: Draft[] = []
   const merged = new Map<AttrName, { lower?: Bound, upper?: Bound, terms: QueryTerm[] }>()
   for (const term of query.terms) {
@@ -165,35 +273,39 @@ function draftCandidates (query: Query): Draft[] {
     const [operand] = term.values
     if (operand === undefined) continue
     const label = formatTerm(term)
-    if (term.op === 'in') {
-      const values = [...new Set(term.values)]
-      drafts.push({ label, attr, ranges: values.map((v) => attrRange(attr, { gte: v, lte: v })), terms: [term] })
+    const values = [...new Set(term.values)]
+    if (term.op === '=' || term.op === 'in') {
+      drafts.push({ label, attr, mode: 'keep', ranges: eq(attr, values), values, terms: [term] })
+    } else if (term.op === '!=' || term.op === 'notin') {
+      drafts.push({ label, attr, mode: 'drop', ranges: eq(attr, values), values, terms: [term] })
     } else if (term.op === '~' && typeof operand === 'string') {
       const prefix = globPrefix(operand)
+      const ranges = [prefix === '' ? attrRange(attr) : prefixRange(concat([attrPrefix(attr), encodeString(prefix)]))]
       if (prefix === operand) {
-        drafts.push({ label, attr, ranges: [attrRange(attr, { gte: prefix, lte: prefix })], terms: [term] })
-      } else if (prefix !== '') {
-        drafts.push({ label, attr, ranges: [prefixRange(concat([attrPrefix(attr), encodeString(prefix)]))], terms: [term] })
+        drafts.push({ label, attr, mode: 'keep', ranges: eq(attr, [prefix]), values: [prefix], terms: [term] })
+      } else if (/^\*+$/.test(operand.slice(prefix.length))) {
+        drafts.push({ label, attr, mode: 'keep', ranges, terms: [term] })
+      } else {
+        drafts.push({ label, attr, mode: 'keep', ranges, test: term, terms: [term] })
       }
-    } else if (typeof operand === 'number' && !spec.multi && term.op !== '!=') {
+    } else if (typeof operand === 'number' && !spec.multi) {
       const slot = merged.get(attr) ?? { terms: [] }
-      if (term.op === '=' || term.op === '>' || term.op === '>=') {
+      if (term.op === '>' || term.op === '>=') {
         slot.lower = tighter(slot.lower, { value: operand, strict: term.op === '>' }, 1)
-      }
-      if (term.op === '=' || term.op === '<' || term.op === '<=') {
+      } else {
         slot.upper = tighter(slot.upper, { value: operand, strict: term.op === '<' }, -1)
       }
       slot.terms.push(term)
       merged.set(attr, slot)
-    } else if (term.op !== '!=' && term.op !== 'notin') {
-      drafts.push({ label, attr, ranges: [attrRange(attr, boundsFor(term.op, operand))], terms: [term] })
+    } else {
+      drafts.push({ label, attr, mode: 'keep', ranges: [attrRange(attr, boundsFor(term.op, operand))], terms: [term] })
     }
   }
   for (const [attr, { lower, upper, terms }] of merged) {
     const bounds: AttrBounds = {}
     if (lower !== undefined) bounds[lower.strict ? 'gt' : 'gte'] = lower.value
     if (upper !== undefined) bounds[upper.strict ? 'lt' : 'lte'] = upper.value
-    drafts.push({ label: terms.map(formatTerm).join(' '), attr, ranges: [attrRange(attr, bounds)], terms })
+    drafts.push({ label: terms.map(formatTerm).join(' '), attr, mode: 'keep', ranges: [attrRange(attr, bounds)], terms })
   }
   return drafts
 }
@@ -224,18 +336,40 @@ function prefixRange (prefix: Uint8Array): AttrByteRange {
   return { gte: prefix, lt }
 }
 
-/** Human-readable plan lines for `--explain`; pass the run's summary to add the blocks it touched. */
-export function explain (plan: Plan, run?: { blocksRead: number, cacheHits: number, scanned: number, matched: number, rejected: number, expired: number }): string[] {
+/** How a run went, for `explain`: the counters of `QuerySummary` it prints. */
+export interface ExplainRun {
+  blocksRead: number
+  cacheHits: number
+  scanned: number
+  matched: number
+  rejected: number
+  expired: number
+  keysScanned?: number
+  probes?: number
+  filtersApplied?: string[]
+}
+
+function describeStep (step: PlanStep): string {
+  const how = step.mode === 'keep' ? 'keep' : 'drop'
+  const test = step.test === undefined ? '' : ', value test'
+  return `${how} ${step.label} (attr ${step.attr}, ${step.ranges.length} range${step.ranges.length === 1 ? '' : 's'}${test}, ~${step.estimate} keys)`
+}
+
+/** Human-readable plan lines for `--explain`; pass the run's summary to add the work it did. */
+export function explain (plan: Plan, run?: ExplainRun): string[] {
   const lines: string[] = []
   lines.push(`snapshot ${plan.snapshot.cid.toString()}: ${plan.total} providers`)
   lines.push(`query: ${plan.query.terms.length === 0 ? '(all)' : plan.query.terms.map(formatTerm).join(' ')}`)
   const d = plan.driver
   if (d.kind === 'attr-range') {
-    lines.push(`driver: attrs range ${d.label} (attr ${d.attr}, ${d.ranges.length} range${d.ranges.length === 1 ? '' : 's'}, ~${d.estimate} keys)`)
+    lines.push(`driver: attrs range ${d.label} (attr ${d.attr}, ${d.ranges.length} range${d.ranges.length === 1 ? '' : 's'}${d.test === undefined ? '' : ', value test'}, ~${d.estimate} keys)`)
   } else if (d.kind === 'provider-point') {
     lines.push(`driver: provider point lookup ${d.label} (${d.estimate} key${d.estimate === 1 ? '' : 's'})`)
   } else {
     lines.push(`driver: full scan of providers (${d.estimate} entries)`)
+  }
+  for (const f of plan.filters) {
+    lines.push(`  filter ${describeStep(f)}`)
   }
   for (const c of plan.candidates) {
     lines.push(`  candidate ${c.label}: ~${c.estimate}`)
@@ -244,6 +378,9 @@ export function explain (plan: Plan, run?: { blocksRead: number, cacheHits: numb
   lines.push(`liveness: ${plan.includeExpired ? 'expired entries included' : `live at ${new Date(plan.now).toISOString()}`}`)
   lines.push(`planning: ${plan.blocks.read} blocks read, ${plan.blocks.cacheHits} cache hits`)
   if (run !== undefined) {
+    if (run.keysScanned !== undefined || run.filtersApplied !== undefined) {
+      lines.push(`index: ${run.keysScanned ?? 0} keys scanned, ${run.probes ?? 0} keys probed; filters applied: ${run.filtersApplied === undefined || run.filtersApplied.length === 0 ? '(none)' : run.filtersApplied.join(', ')}`)
+    }
     lines.push(`execution: ${run.scanned} candidates, ${run.matched} matched, ${run.rejected} rejected, ${run.expired} expired; ${run.blocksRead} blocks read, ${run.cacheHits} cache hits`)
   }
   return lines

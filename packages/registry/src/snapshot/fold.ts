@@ -6,8 +6,9 @@ import { compare } from 'uint8arrays/compare'
 import { equals } from 'uint8arrays/equals'
 import { toString } from 'uint8arrays/to-string'
 import { attrKeysForManifest, attrRange, decodeAttrKey } from '../entries/attrs.js'
-import { decodeEntry, encodeEntry } from '../entries/entry.js'
+import { decodeEntry, encodeEntry, entrySeen, entryUptime } from '../entries/entry.js'
 import { MissingManifestError } from '../entries/errors.js'
+import { leaseEnd, leaseMarks, mergeLease, sameLease } from '../entries/lease.js'
 import { nameToBytes, selectNewest, verifyRecord } from '../records/index.js'
 import { DEFAULT_PRUNE_AFTER_MS, SNAPSHOT_VERSION } from './constants.js'
 import { InvalidFoldInputError, TimeWentBackwardsError } from './errors.js'
@@ -16,6 +17,7 @@ import { historyOperations } from './history.js'
 import type { Snapshot } from './format.js'
 import type { CID } from 'multiformats/cid'
 import type { ProviderEntry } from '../entries/entry.js'
+import type { LeaseMarks } from '../entries/lease.js'
 import type { VerifiedRecord } from '../records/index.js'
 import type { Manifest } from '@capdex/manifest'
 import type { AbortOptions, BlockStore, Operation, Prolly } from '@capdex/prolly'
@@ -97,13 +99,17 @@ export interface FoldResult {
 interface Candidate {
   key: Uint8Array
   update: VerifiedUpdate
+  /** the buckets every update of the batch for this name credits, winner or not */
+  marks: LeaseMarks[]
 }
 
 interface Side {
   entry: Uint8Array
+  record: Uint8Array
   manifestCid: CID
   manifest?: Manifest
   validity: Date
+  uptime?: number | undefined
 }
 
 const EMPTY = new Uint8Array(0)
@@ -128,20 +134,19 @@ function isEquivocation (a: VerifiedRecord, b: VerifiedRecord): boolean {
   return a.sequence === b.sequence && a.value !== b.value
 }
 
-function issuedAtMs (manifest: Manifest): number {
-  const ms = Date.parse(manifest.issuedAt)
-  return Number.isSafeInteger(ms) && ms >= 0 ? ms : 0
-}
-
 /**
  * Folds verified updates into the previous snapshot (or genesis) and writes the next snapshot.
  *
  * Deterministic: the trees hold, per provider, the winning record of everything folded so far
  * under one total order (`rank`): the highest sequence; at one sequence with two values
  * (equivocation, reported) the lexicographically smaller value; at one sequence and value, the
- * later EOL, then the bytes, as `selectNewest` decides. Losing or identical records change nothing, so the `providers` and `attrs` roots
- * depend only on the set of records (and `now` through pruning), never on arrival order, batching
- * or arrival times: an entry's `seen` is the manifest's signed `issuedAt`, not the arrival time.
+ * later EOL, then the bytes, as `selectNewest` decides. Identical records change nothing; a losing
+ * record changes only the entry's lease summary, and only when it credits a bucket within the
+ * winner's uptime window that no other record did (see `LeaseSummary`). So the `providers` and
+ * `attrs` roots depend only on the set of records folded (and `now` through pruning), never on
+ * arrival order, batching or arrival times: an entry's `seen` is the manifest's signed `issuedAt`,
+ * not the arrival time. The one exception is a provider whose higher sequence carries an earlier
+ * EOL: its own lease summary may then depend on arrival order.
  *
  * Expiry is a flag, not a removal: an expired entry stays in `providers` and keeps its `expires`
  * attribute, so expiry costs no writes and roots do not depend on when folds happen. Liveness is
@@ -199,14 +204,16 @@ export async function fold (
     const key = nameToBytes(update.record.name)
     const id = toString(key, 'base16')
     const current = candidates.get(id)
+    const marks = leaseMarks(update.record.validity.getTime(), entrySeen(update.manifest))
     if (current == null) {
-      candidates.set(id, { key, update })
+      candidates.set(id, { key, update, marks: marks === undefined ? [] : [marks] })
       continue
     }
+    if (marks !== undefined) current.marks.push(marks)
     if (isEquivocation(update.record, current.update.record)) {
       report(update.record, current.update.record)
     }
-    if (rank(update.record, current.update.record) < 0) candidates.set(id, { key, update })
+    if (rank(update.record, current.update.record) < 0) current.update = update
   }
   options.onProgress?.(new CustomProgressEvent('registry:fold:batch', { updates: received, providers: candidates.size }))
   signal?.throwIfAborted()
@@ -253,9 +260,10 @@ export async function fold (
     const storedBytes = await prolly.get(providersRoot, key, aborts)
     let before: Side | undefined
     let after: Side | undefined
+    let stored: ProviderEntry | undefined
     if (storedBytes != null) {
-      const stored: ProviderEntry = decodeEntry(storedBytes)
-      before = { entry: storedBytes, manifestCid: stored.manifest, validity: new Date(expired?.expires ?? 0) }
+      stored = decodeEntry(storedBytes)
+      before = { entry: storedBytes, record: stored.record, manifestCid: stored.manifest, validity: new Date(expired?.expires ?? 0), uptime: entryUptime(stored) }
       after = before
       if (candidate != null) {
         const storedRecord = await readRecord(candidate.update.record.name, stored.record, aborts)
@@ -263,13 +271,26 @@ export async function fold (
         if (isEquivocation(candidate.update.record, storedRecord)) {
           report(candidate.update.record, storedRecord)
         }
-        if (rank(candidate.update.record, storedRecord) < 0) after = undefined
+        // a legacy entry (no lease summary) starts its summary with its own record's marks
+        const storedMarks = stored.lease === undefined ? leaseMarks(storedRecord.validity.getTime(), stored.seen) : undefined
+        if (storedMarks !== undefined) candidate.marks.push(storedMarks)
+        if (rank(candidate.update.record, storedRecord) < 0) {
+          after = undefined
+        } else {
+          // the stored record still wins: the batch's records may still add to its lease summary
+          const lease = mergeLease(stored.lease, leaseEnd(storedRecord.validity.getTime()), candidate.marks)
+          if (!sameLease(lease, stored.lease)) {
+            const entry = encodeEntry({ ...stored, lease })
+            after = { ...before, entry, uptime: entryUptime({ lease }) }
+          }
+        }
       }
     }
     if (after === undefined && candidate != null) {
       const { update } = candidate
-      const entry = encodeEntry({ record: update.record.bytes, manifest: update.manifestCid, seen: issuedAtMs(update.manifest) })
-      after = { entry, manifestCid: update.manifestCid, manifest: update.manifest, validity: update.record.validity }
+      const lease = mergeLease(stored?.lease, leaseEnd(update.record.validity.getTime()), candidate.marks)
+      const entry = encodeEntry({ record: update.record.bytes, manifest: update.manifestCid, seen: entrySeen(update.manifest), lease })
+      after = { entry, record: update.record.bytes, manifestCid: update.manifestCid, manifest: update.manifest, validity: update.record.validity, uptime: entryUptime({ lease }) }
       if (before != null && before.manifestCid.equals(update.manifestCid)) {
         before.manifest = update.manifest
       }
@@ -280,7 +301,7 @@ export async function fold (
     if (before === after || (before != null && after != null && equals(before.entry, after.entry))) continue
 
     changed++
-    if (before != null && after != null) superseded++
+    if (before != null && after != null && !equals(before.record, after.record)) superseded++
     if (before != null && after == null) pruned++
     if (before == null) delta++
     if (after == null) delta--
@@ -296,7 +317,8 @@ export async function fold (
     } else {
       providerOps.push({ op: 'put', key, value: after.entry })
       const bytes = candidate?.update.manifestBytes
-      if (bytes != null) manifestPuts.push({ cid: after.manifestCid, bytes })
+      // a losing candidate may rewrite the stored entry (its lease summary), not its manifest
+      if (bytes != null && candidate?.update.manifestCid.equals(after.manifestCid) === true) manifestPuts.push({ cid: after.manifestCid, bytes })
     }
   }
 

@@ -4,7 +4,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { equals } from 'uint8arrays/equals'
 import { MAX_SNAPSHOT_BYTES, SNAPSHOT_VERSION } from './constants.js'
 import { NotASnapshotError } from './errors.js'
-import type { AbortOptions, BlockStore } from '@capdex/prolly'
+import { fromHeliaBlockstore } from '@capdex/prolly'
+import type { AbortOptions, BlockStore, HeliaBlockstore } from '@capdex/prolly'
 
 /**
  * One index snapshot (DAG-CBOR, sha2-256, CIDv1). The indexer's IPNS record points at the head;
@@ -32,6 +33,12 @@ export interface Snapshot {
   history: CID
 }
 
+/**
+ * A store snapshots are read from: the prolly `BlockStore` contract, or a helia / interface-blockstore
+ * store (whose v7 `get` yields the block in chunks).
+ */
+export type SnapshotBlocks = Pick<BlockStore, 'get'> | Pick<HeliaBlockstore, 'get'>
+
 export interface OpenedSnapshot {
   cid: CID
   snapshot: Snapshot
@@ -40,6 +47,8 @@ export interface OpenedSnapshot {
   providers: CID
   attrs: CID
   history: CID
+  /** the store it was opened from, as given: `query(snapshot, expr)` reads the trees and manifests through it */
+  blocks: SnapshotBlocks
 }
 
 const SNAPSHOT_KEYS = ['attrs', 'count', 'height', 'history', 'indexer', 'network', 'prev', 'providers', 'time', 'v']
@@ -117,21 +126,28 @@ export async function snapshotCid (bytes: Uint8Array): Promise<CID> {
   return CID.createV1(dagCbor.code, await sha256.digest(bytes))
 }
 
+/** `blocks` read through the prolly contract: `get` resolves to the whole block, whichever kind of store it is. */
+export function blockReader (blocks: SnapshotBlocks): Pick<BlockStore, 'get'> {
+  const { get } = fromHeliaBlockstore({ get: (cid, options) => blocks.get(cid, options), put: () => undefined })
+  return { get }
+}
+
 /**
  * Fetches a snapshot block, checks that its bytes hash to `cid` (DAG-CBOR, sha2-256 only) and
- * decodes it strictly. Throws `NotASnapshotError` on any mismatch.
+ * decodes it strictly. Throws `NotASnapshotError` on any mismatch. `blocks` may be a prolly
+ * `BlockStore` or a helia blockstore; the result carries it, so `query(snapshot, expr)` needs nothing else.
  */
-export async function openSnapshot (cid: CID, blocks: Pick<BlockStore, 'get'>, options: AbortOptions = {}): Promise<OpenedSnapshot> {
+export async function openSnapshot (cid: CID, blocks: SnapshotBlocks, options: AbortOptions = {}): Promise<OpenedSnapshot> {
   if (cid.code !== dagCbor.code || cid.multihash.code !== sha256.code) {
     throw new NotASnapshotError(`Snapshot CID ${cid.toString()} is not DAG-CBOR with sha2-256`)
   }
-  const bytes = await blocks.get(cid, options)
+  const bytes = await blockReader(blocks).get(cid, options)
   const digest = await sha256.digest(bytes)
   if (!equals(digest.bytes, cid.multihash.bytes)) {
     throw new NotASnapshotError(`Snapshot block does not hash to ${cid.toString()}`)
   }
   const snapshot = decodeSnapshot(bytes)
-  return { cid, snapshot, bytes, providers: snapshot.providers, attrs: snapshot.attrs, history: snapshot.history }
+  return { cid, snapshot, bytes, providers: snapshot.providers, attrs: snapshot.attrs, history: snapshot.history, blocks }
 }
 
 /** Encodes `snapshot`, stores the block and returns its CID. */

@@ -76,6 +76,33 @@ function decodeHistoryValue (bytes: Uint8Array, field: 'time' | 'height'): { cid
   return { cid, n }
 }
 
+/** One history-tree entry, decoded: either family, with the height, time and CID it records. */
+export interface HistoryEntry {
+  family: 'height' | 'time'
+  height: number
+  time: number
+  cid: CID
+}
+
+/**
+ * Decodes one history-tree entry of either key family, checking the key's shape and the value's;
+ * throws `InvalidHistoryError`.
+ */
+export function decodeHistoryEntry (key: Uint8Array, value: Uint8Array): HistoryEntry {
+  const view = new DataView(key.buffer, key.byteOffset, key.byteLength)
+  if (key.length === 9 && key[0] === HISTORY_HEIGHT_PREFIX) {
+    const { cid, n: time } = decodeHistoryValue(value, 'time')
+    return { family: 'height', height: Number(view.getBigUint64(1, false)), time, cid }
+  }
+  if (key.length === 17 && key[0] === HISTORY_TIME_PREFIX) {
+    const { cid, n: height } = decodeHistoryValue(value, 'height')
+    const keyHeight = Number(view.getBigUint64(9, false))
+    if (keyHeight !== height) throw new InvalidHistoryError(`History time key names height ${keyHeight} but its value ${height}`)
+    return { family: 'time', height, time: Number(view.getBigUint64(1, false)), cid }
+  }
+  throw new InvalidHistoryError('History key is neither h ‖ height nor t ‖ time ‖ height')
+}
+
 type Head = CID | OpenedSnapshot
 
 async function open (head: Head, blocks: Pick<BlockStore, 'get'>, options: AbortOptions): Promise<OpenedSnapshot> {
