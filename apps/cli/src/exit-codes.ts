@@ -27,7 +27,7 @@ export type ExitCode = typeof EXIT[keyof typeof EXIT]
 const BY_NAME: Array<[RegExp, ExitCode]> = [
   [/^(RepoLocked|RepoNotFound|RepoNotWritable|CorruptConfig|RepoExists)/, EXIT.REPO],
   [/^(NoPeers|Timeout|Fetch|Dial|Network|Gateway)|FetchTimeout/, EXIT.NETWORK],
-  [/^(BlockNotFound|MissingBlock|NotFound|KeyNotFound|PinNotFound|IncompleteSnapshot|BeforeFirstSnapshot|HeadNotFound)/, EXIT.NOT_FOUND],
+  [/^(BlockNotFound|MissingBlock|NotFound|KeyNotFound|PinNotFound|IncompleteSnapshot|BeforeFirstSnapshot|HeadNotFound|SnapshotNotFound)/, EXIT.NOT_FOUND],
   [/(Mismatch|Forged|InvalidBlock|InvalidNode|InvalidRecord|Signature|Equivocation|Stale|Expired|UnsupportedKeyType|NotExtending|Tamper|Verification|ChainBroken|InconsistentHistory)/, EXIT.VERIFICATION],
   [/(Query|Syntax|UnknownField|EmptyList|Manifest|Announcement|Invalid|TooLarge|TooLong|Csv|Override|NotASnapshot|BadInput|Usage|Missing|Car)/, EXIT.BAD_INPUT]
 ]

@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { registerAudit } from './commands/audit.js'
 import { registerImport } from './commands/import.js'
 import { registerIndex } from './commands/index-cmd.js'
 import { registerIndexer } from './commands/indexer.js'
@@ -27,5 +28,6 @@ export function buildProgram (signal: AbortSignal): Command {
   registerPin(program, signal)
   registerQuery(program, signal)
   registerSnapshot(program, signal)
+  registerAudit(program, signal)
   return program
 }

@@ -40,10 +40,11 @@ export class TreeBuilder<T extends { key: Uint8Array }> {
     this.base = { chunker: new Chunker(baseLevel, ctx.rules, kind), emitted: 0, held: undefined }
   }
 
-  async add (item: T): Promise<void> {
+  /** Takes the next item; returns a promise only when a node closed and is being written. */
+  add (item: T): Promise<void> | undefined {
     this.items++
     this.base.chunker.push(item)
-    await this.closeChunks(this.baseLevel, this.base, this.kind)
+    return this.base.chunker.ready ? this.closeChunks(this.baseLevel, this.base, this.kind) : undefined
   }
 
   /** Closes every open chunk and returns the root: the first level that ended up with a single node. */
@@ -100,7 +101,7 @@ export class TreeBuilder<T extends { key: Uint8Array }> {
 
   private async write (node: Parameters<typeof encodeNode>[0]): Promise<CID> {
     const block = encodeNode(node)
-    await this.ctx.store.put(block, this.options)
+    await this.ctx.store.put(block, this.options, true)
     this.blocks++
     return block.cid
   }
@@ -110,8 +111,7 @@ export class TreeBuilder<T extends { key: Uint8Array }> {
 export async function build (ctx: TreeContext, entries: Iterable<Entry> | AsyncIterable<Entry>, options: ProllyOptions = {}): Promise<CID> {
   const builder = new TreeBuilder(ctx, 0, LEAF_ITEMS, options)
   let previous: Uint8Array | undefined
-  for await (const entry of entries) {
-    throwIfAborted(options.signal)
+  const take = (entry: Entry): Promise<void> | undefined => {
     const key = validateKey(entry.key)
     const value = validateValue(entry.value)
     ctx.rules.checkEntry(key, value)
@@ -119,7 +119,22 @@ export async function build (ctx: TreeContext, entries: Iterable<Entry> | AsyncI
       throw new UnsortedEntriesError(`Entry ${builder.items} is not greater than the entry before it`)
     }
     previous = key
-    await builder.add({ key, value })
+    return builder.add({ key, value })
   }
+  if (Symbol.iterator in entries) {
+    // a synchronous source is read without a turn of the event loop per entry; the signal is checked on each write
+    for (const entry of entries) {
+      const writing = take(entry)
+      if (writing !== undefined) {
+        await writing
+      }
+    }
+  } else {
+    for await (const entry of entries) {
+      throwIfAborted(options.signal)
+      await take(entry)
+    }
+  }
+  throwIfAborted(options.signal)
   return (await builder.finish()).root
 }

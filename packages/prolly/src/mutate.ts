@@ -94,7 +94,8 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
         }
         const order = op === undefined ? -1 : item === undefined ? 1 : compareBytes(item.key, op.key)
         if (order < 0) {
-          chunker.push(item!)
+          // an old key that sat inside its node is not a boundary: keys decide boundaries, so skip the hash
+          chunker.push(item!, index < items.length - 1 ? false : undefined)
           index++
         } else {
           if (op!.item !== undefined) {

@@ -74,7 +74,7 @@ describe('tampering', () => {
 
   it('two heads at the same height', async () => {
     const { w, heads, providers } = await fresh()
-    const [other] = await chain(w, [{ now: T0 + 26 * HOUR, updates: [await publish(providers[1]!, { now: T0 + 26 * HOUR })] }], heads[3]!)
+    const [other] = await chain(w, [{ now: T0 + 26 * HOUR, updates: [await publish(providers[1]!, { now: T0 + 26 * HOUR })] }], heads[3])
     expect(other!.snapshot.height).toBe(heads[4]!.snapshot.height)
     const err = await checkConsistency(cold(w), heads[4]!.cid, other!.cid).catch((e: unknown) => e)
     expect(err).toMatchObject({ name: 'EquivocationEvidenceError', evidence: { height: 4 } })

@@ -193,7 +193,7 @@ describe('audit consistency', () => {
     const { w, heads, providers } = await theStory()
     // a fork at height 2: the indexer signs a second h2 that omits p3
     const forkUpdates = [await publish(providers[0]!, { now: T0 + 14 * MINUTE })]
-    const [fork] = await chain(w, [{ now: T0 + 15 * MINUTE, updates: forkUpdates }], heads[1]!)
+    const [fork] = await chain(w, [{ now: T0 + 15 * MINUTE, updates: forkUpdates }], heads[1])
     expect(fork!.snapshot.height).toBe(2)
     expect(fork!.cid.equals(heads[2]!.cid)).toBe(false)
 

@@ -1,5 +1,5 @@
 import path from 'node:path'
-import { InvalidCatalogError, NoPeersError, openRepo, readSkypilotCatalog, skypilotImporter } from '@capdex/node'
+import { InvalidCatalogError, NoPeersError, openRepo, pinStore, readSkypilotCatalog, skypilotImporter } from '@capdex/node'
 import { providersTopic } from '@capdex/registry'
 import { contextFor, withNetworkOptions } from '../context.js'
 import { openNodeSession } from '../node-session.js'
@@ -58,7 +58,7 @@ function summarize (out: Output, catalogs: SkypilotCatalog[], prepared: Prepared
     warned: warned.length,
     validity: prepared.validity,
     catalogs: files,
-    ...(folded != null ? { snapshot: folded.cid, count: folded.snapshot.count, height: folded.snapshot.height } : {}),
+    ...(folded != null ? { snapshot: folded.cid, count: folded.snapshot.count, height: folded.snapshot.height, pinned: true } : {}),
     ...(published != null ? { published: published.published, unheard: published.unheard, recipients: published.recipients } : {})
   }
   out.event(summary, () => {
@@ -74,7 +74,7 @@ function summarize (out: Output, catalogs: SkypilotCatalog[], prepared: Prepared
       lines.push(`warnings   ${warned.length} row(s), e.g. ${path.basename(example.source)}:${example.line} ${example.warnings[0] ?? ''}`)
     }
     if (folded != null) {
-      lines.push(`snapshot   ${folded.cid.toString()} (${folded.snapshot.count} providers)`)
+      lines.push(`snapshot   ${folded.cid.toString()} (${folded.snapshot.count} providers, pinned)`)
       lines.push(`query it   capdex query --at ${folded.cid.toString()} --offline 'gpu=H100'`)
     }
     if (published != null) {
@@ -114,7 +114,7 @@ export function registerImport (program: Command, signal: AbortSignal): void {
     .option('--cloud <name>', 'the cloud of every file given, instead of the file names')
     .option('--country <cc>', 'ISO 3166 country for rows whose region names none (otherwise they are rejected)')
     .option('--lease <duration>', 'record validity: the liveness lease', '10m')
-    .option('--fold', 'no network: fold all rows into one local snapshot, indexed by the broker, and print its CID')
+    .option('--fold', 'no network: fold all rows into one local snapshot, indexed by the broker, pin it and print its CID')
     .option('--rate <per-second>', 'announcements per second (receivers ignore more than their validation budget, 4/s by default)', '3')
     .option('--timeout <duration>', 'how long to wait for a subscribed peer', '10s')
     .action(async (files: string[], opts: SkypilotOptions, command: Command) => {
@@ -143,6 +143,9 @@ export function registerImport (program: Command, signal: AbortSignal): void {
             signal,
             onProgress: (evt) => { if (evt.type.startsWith('registry:fold:')) out.progress('folding', prepared.imported.length) }
           })
+          // pinned, so gc keeps it and `capdex query` finds it as the newest pin
+          out.progress('pinning', folded.written)
+          await pinStore({ repo }).add(folded.cid, { signal })
           out.progressDone()
           summarize(out, catalogs, prepared, { folded })
         } finally {

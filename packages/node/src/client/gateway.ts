@@ -7,7 +7,7 @@ import { MAX_BLOCK_BYTES } from '../constants.js'
 import { BlockHashMismatchError, BlockNotFoundError, BlockTooLargeError, InvalidOptionError } from '../errors.js'
 import { DEFAULT_GATEWAY_TIMEOUT_MS, DEFAULT_MAX_GATEWAY_CAR_BYTES } from './constants.js'
 import { CarBlockMismatchError, CarTooLargeError, GatewayRequestError, HeadNotFoundError } from './errors.js'
-import type { BlockSource, BlockSourceGetOptions, VerifiedBlock } from './sources.js'
+import type { BlockSource, BlockSourceGetOptions, PrefetchOptions, VerifiedBlock } from './sources.js'
 import type { VerifiedRecord } from '@capdex/registry'
 import type { AbortOptions } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -46,12 +46,13 @@ export interface GatewayClient extends BlockSource {
   /** `GET /ipfs/<cid>?format=raw`; a 404 is `BlockNotFoundError`. */
   get(cid: CID, options?: BlockSourceGetOptions): Promise<Uint8Array>
   /**
-   * `GET /ipfs/<root>?format=car`, streamed: yields each block once it hashes to its CID.
+   * `GET /ipfs/<root>?format=car` (`&history=true` with `history`), streamed: yields each block
+   * once it hashes to its CID.
    *
    * @throws CarBlockMismatchError a block does not match its CID (the stream stops there)
    * @throws CarTooLargeError the response passes `maxCarBytes`
    */
-  prefetch(root: CID, options?: AbortOptions): AsyncIterable<VerifiedBlock>
+  prefetch(root: CID, options?: PrefetchOptions): AsyncIterable<VerifiedBlock>
   /**
    * `GET /ipns/<name>?format=ipns-record`, verified against `name`.
    *
@@ -142,11 +143,11 @@ class TrustlessGateway implements GatewayClient {
     return bytes
   }
 
-  async * prefetch (root: CID, options: AbortOptions = {}): AsyncGenerator<VerifiedBlock> {
+  async * prefetch (root: CID, options: PrefetchOptions = {}): AsyncGenerator<VerifiedBlock> {
     // a generator cannot yield from inside `request`'s callback: collect per chunk of the stream
     const timeout = AbortSignal.timeout(this.timeoutMs)
     const signal = anySignal([timeout, options.signal])
-    const url = `${this.url}/ipfs/${root.toString()}?format=car&dag-scope=all`
+    const url = `${this.url}/ipfs/${root.toString()}?format=car&dag-scope=all${options.history === true ? '&history=true' : ''}`
     try {
       let response: Response
       try {

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { NotASnapshotError, verifyRecord } from '@capdex/registry'
-import * as dagCbor from '@ipld/dag-cbor'
+import { verifyRecord } from '@capdex/registry'
 import { defaultLogger } from '@libp2p/logger'
 import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
@@ -100,7 +99,8 @@ export interface GcResult {
  * Pinning walks the snapshot DAG with `snapshotDag`, fetching what is missing from `source` and
  * re-hashing every block, makes the fetched blocks durable, then writes the pin record, so a pin
  * record always names a complete DAG. gc recomputes the live set from the roots at the time it
- * runs (pins, the indexer head, stored IPNS records, trusted heads) and removes every other block.
+ * runs (pinned DAGs, the indexer head's DAG with its history, the value block of every stored IPNS
+ * record, the block of each trusted head) and removes every other block.
  */
 export interface PinStore {
   /**
@@ -226,7 +226,7 @@ class DefaultPinStore implements PinStore {
       let prefetched = 0
       let prefetchedBytes = 0
       try {
-        for await (const block of blocks.prefetch(cid, abort)) {
+        for await (const block of blocks.prefetch(cid, { ...abort, history })) {
           await blocks.store(block, abort)
           prefetched++
           prefetchedBytes += block.bytes.byteLength
@@ -313,24 +313,19 @@ class DefaultPinStore implements PinStore {
     if (head != null) {
       await keepDag(head, true, 'indexer-head')
     }
-    // 3. the value of every stored IPNS record: a provider's current manifest, an indexer's head
+    // 3. the value block of every stored IPNS record: a provider's current manifest, an indexer's
+    //    head block (not its DAG: a client that stored the record it resolved must stay free to
+    //    drop old snapshots; the indexer keeps its DAG through its head file)
     for await (const { key, value } of datastore.query({ prefix: `${IPNS_RECORD_PREFIX}/` }, abort)) {
       const name = key.baseNamespace()
-      let valueCid: CID | undefined
       try {
-        valueCid = (await verifyRecord(name, value, { allowExpired: true })).valueCid
+        const valueCid = (await verifyRecord(name, value, { allowExpired: true })).valueCid
+        if (valueCid == null) continue
+        roots++
+        options.onProgress?.(new CustomProgressEvent('node:gc:root', { cid: valueCid, reason: 'ipns-record' }))
+        live.add(liveKey(valueCid))
       } catch (err) {
         this.log('stored record for %s does not verify, it holds nothing - %e', name, err)
-        continue
-      }
-      if (valueCid == null) continue
-      live.add(liveKey(valueCid))
-      if (valueCid.code === dagCbor.code) {
-        try {
-          await keepDag(valueCid, true, 'ipns-record')
-        } catch (err) {
-          if ((err as Error).name !== NotASnapshotError.name) throw err
-        }
       }
     }
     // 4. the last trusted head of each indexer (the next resolve proves extension from it)

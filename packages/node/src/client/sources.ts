@@ -38,7 +38,12 @@ export interface BlockSource {
    * Many blocks of the DAG under `root` in one request (a gateway CAR), each verified. Optional:
    * pinning stores what it yields before walking, then fetches the rest block by block.
    */
-  prefetch?(root: CID, options?: AbortOptions): AsyncIterable<VerifiedBlock>
+  prefetch?(root: CID, options?: PrefetchOptions): AsyncIterable<VerifiedBlock>
+}
+
+export interface PrefetchOptions extends AbortOptions {
+  /** ask for the older snapshots along `prev` too @default false */
+  history?: boolean
 }
 
 const MISSING = new Set(['BlockNotFoundError', 'MissingBlockError', 'NotFoundError'])

@@ -294,6 +294,10 @@ export class DefaultIndexerService implements IndexerService {
     try {
       ref = await this.journal.append({ name: a.name, record: a.record.bytes, manifest: a.manifestBytes, seen: now })
     } catch (err) {
+      if (this.state !== 'running') {
+        // the journal closed under a shutdown: not acknowledged, and not a fault
+        return
+      }
       this.verdict('ignore', 'journal-error', a.from)
       this.log.error('cannot journal %s seq %s, not acknowledged - %e', a.name, a.record.sequence, err)
       return

@@ -56,7 +56,9 @@ export interface VerifyReport {
   treeBlocks: number
   /** manifest blocks re-hashed and decoded */
   manifestBlocks: number
-  /** entries whose record signature and manifest were verified */
+  /** the snapshot's own entries, every one verified */
+  providers: number
+  /** entries whose record signature and manifest were verified (with `deep`, every version along the chain) */
   entries: number
   /** attrs keys matched against what the providers imply */
   attrKeys: number
@@ -187,6 +189,7 @@ class Verification {
   private treeBlocks = 0
   private manifestBlocks = 0
   private entries = 0
+  private providers = 0
   private attrKeys = 0
   private historyEntries = 0
 
@@ -201,14 +204,15 @@ class Verification {
 
   report (): VerifyReport {
     const ok = this.problemCount === 0
-    const chain = this.options.deep === true ? `, chain of ${this.snapshots} snapshot${this.snapshots === 1 ? '' : 's'}` : ''
+    const chain = this.options.deep === true ? `; chain of ${this.snapshots} snapshot${this.snapshots === 1 ? '' : 's'}, ${this.entries} entry versions` : ''
     const verdict = ok
-      ? `OK: ${this.cid.toString()} at height ${this.height ?? '?'}: ${this.entries} entries, ${this.attrKeys} attr keys, ${this.treeBlocks + this.manifestBlocks + this.snapshots} blocks verified${chain}`
+      ? `OK: ${this.cid.toString()} at height ${this.height ?? '?'}: ${this.providers} entries, ${this.attrKeys} attr keys, ${this.treeBlocks + this.manifestBlocks + this.snapshots} blocks verified${chain}`
       : `FAILED: ${this.problemCount} problem${this.problemCount === 1 ? '' : 's'} in ${this.cid.toString()}`
     const report: VerifyReport = {
       cid: this.cid,
       ok,
       deep: this.options.deep === true,
+      providers: this.providers,
       snapshots: this.snapshots,
       treeBlocks: this.treeBlocks,
       manifestBlocks: this.manifestBlocks,
@@ -355,6 +359,7 @@ class Verification {
       }
     })
     this.options.onProgress?.(new CustomProgressEvent('registry:audit:verify', { entries: seen, total }))
+    this.providers = count
     if (scanned && count !== total) {
       this.problem('count', `the snapshot counts ${total} entries, its providers tree holds ${count}`, { snapshot: opened })
     }

@@ -83,6 +83,16 @@ export class InvalidQueryOptionError extends Error {
   }
 }
 
+/** A query's tree engine reads a snapshot and never writes: a write reached its block store. */
+export class ReadOnlyStoreError extends Error {
+  static override name = 'ReadOnlyStoreError'
+  override name = 'ReadOnlyStoreError'
+
+  constructor (message = 'Queries read snapshots; their block store takes no writes') {
+    super(message)
+  }
+}
+
 /** Why an entry of a snapshot was refused; see `ForgedEntryError`. */
 export type RejectReason =
   | 'invalid-key'

@@ -3,7 +3,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { equals } from 'uint8arrays/equals'
 import { toString } from 'uint8arrays/to-string'
 import { attrsForManifest } from '../entries/attrs.js'
-import { decodeEntry } from '../entries/entry.js'
+import { decodeEntry, entryUptime } from '../entries/entry.js'
 import { nameFromBytes, nameToBytes, verifyRecord } from '../records/index.js'
 import { ForgedEntryError } from './errors.js'
 import { fieldValues } from './match.js'
@@ -31,7 +31,7 @@ export interface CheckedManifest {
   manifest: Manifest
   /** `nameToBytes(manifest.provider)`: the only providers-tree key the manifest may sit under */
   providerKey: Uint8Array
-  /** the manifest's values per query field, as the `attrs` index holds them */
+  /** the manifest's values per query field, as the `attrs` index holds them (`LoadedEntry` adds the entry's `uptime`) */
   fields: FieldValues
 }
 
@@ -72,7 +72,10 @@ export async function loadEntry (components: Pick<VerifyEntryComponents, 'blocks
   if (!equals(checked.providerKey, key)) {
     throw forged(key, 'provider-mismatch', `manifest names provider ${checked.manifest.provider}`)
   }
-  return { ...checked, provider: checked.manifest.provider, entry }
+  // `uptime` comes from the entry's lease summary, not the (shared, cached) manifest
+  const uptime = entryUptime(entry)
+  const fields = uptime === undefined ? checked.fields : new Map(checked.fields).set('uptime', [uptime])
+  return { ...checked, fields, provider: checked.manifest.provider, entry }
 }
 
 /**
