@@ -3,17 +3,11 @@ import { CarReader } from '@ipld/car/reader'
 import { CarWriter } from '@ipld/car/writer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exportCar, importCar, localBlockSource, openIndex, pinStore, snapshotDag } from '../src/index.js'
-import { foldChain, makeProviders, NOW, storedBlocks, tempRepo, updateFor } from './client-fixtures.js'
+import { all, foldChain, makeProviders, NOW, storedBlocks, tempRepo, updateFor } from './client-fixtures.js'
 import { rejection } from './helpers.js'
 import type { Chain, TestRepo } from './client-fixtures.js'
 import type { CarBlockMismatchError, DagBlock, Pin } from '../src/index.js'
 import type { CID } from 'multiformats/cid'
-
-async function all<T> (iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of iterable) out.push(x)
-  return out
-}
 
 async function carOf (blocks: Array<{ cid: CID, bytes: Uint8Array }>, roots: CID[]): Promise<Uint8Array> {
   const { writer, out } = CarWriter.create(roots)

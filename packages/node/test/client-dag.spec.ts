@@ -4,16 +4,9 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkSnapshotDag, localBlockSource, snapshotDag } from '../src/index.js'
-import { foldChain, makeProviders, tempRepo, updateFor } from './client-fixtures.js'
+import { all, foldChain, makeProviders, tempRepo, updateFor } from './client-fixtures.js'
 import { rejection } from './helpers.js'
 import type { Chain, TestProvider, TestRepo } from './client-fixtures.js'
-import type { DagBlock } from '../src/index.js'
-
-async function collect (iterable: AsyncIterable<DagBlock>): Promise<DagBlock[]> {
-  const out: DagBlock[] = []
-  for await (const block of iterable) out.push(block)
-  return out
-}
 
 describe('snapshotDag', () => {
   let t: TestRepo
@@ -34,7 +27,7 @@ describe('snapshotDag', () => {
 
   it('visits the snapshot, every node of its three trees and every manifest, once each, verified', async () => {
     const head = chain.heads[1]!
-    const blocks = await collect(snapshotDag({ blocks: localBlockSource({ blockstore: t.repo.blockstore }) }, head.cid))
+    const blocks = await all(snapshotDag({ blocks: localBlockSource({ blockstore: t.repo.blockstore }) }, head.cid))
     const tree = prolly({ blocks: t.blocks })
     const expected = new Set<string>([head.cid.toString()])
     for (const root of [head.snapshot.providers, head.snapshot.attrs, head.snapshot.history]) {
@@ -53,22 +46,22 @@ describe('snapshotDag', () => {
 
   it('is deterministic: the same DAG gives the same sequence', async () => {
     const source = localBlockSource({ blockstore: t.repo.blockstore })
-    const a = await collect(snapshotDag({ blocks: source }, chain.heads[1]!.cid, { concurrency: 1 }))
-    const b = await collect(snapshotDag({ blocks: source }, chain.heads[1]!.cid, { concurrency: 32 }))
+    const a = await all(snapshotDag({ blocks: source }, chain.heads[1]!.cid, { concurrency: 1 }))
+    const b = await all(snapshotDag({ blocks: source }, chain.heads[1]!.cid, { concurrency: 32 }))
     expect(b.map((x) => x.cid.toString())).toEqual(a.map((x) => x.cid.toString()))
   })
 
   it('leaves older snapshots out by default and includes them, de-duplicated, with history', async () => {
     const source = localBlockSource({ blockstore: t.repo.blockstore })
     const [genesis, head] = chain.heads
-    const own = await collect(snapshotDag({ blocks: source }, head!.cid))
+    const own = await all(snapshotDag({ blocks: source }, head!.cid))
     expect(own.some((b) => b.cid.equals(genesis!.cid))).toBe(false)
 
-    const all = await collect(snapshotDag({ blocks: source }, head!.cid, { history: true }))
+    const all = await all(snapshotDag({ blocks: source }, head!.cid, { history: true }))
     const ids = all.map((b) => b.cid.toString())
     expect(ids).toContain(genesis!.cid.toString())
     expect(new Set(ids).size).toBe(ids.length)
-    const genesisDag = await collect(snapshotDag({ blocks: source }, genesis!.cid))
+    const genesisDag = await all(snapshotDag({ blocks: source }, genesis!.cid))
     const union = new Set([...own, ...genesisDag].map((b) => b.cid.toString()))
     expect(new Set(ids)).toEqual(union)
   })
@@ -76,9 +69,9 @@ describe('snapshotDag', () => {
   it('refuses a CID that is not a snapshot', async () => {
     const source = localBlockSource({ blockstore: t.repo.blockstore })
     // a manifest (DAG-JSON) and a tree node (DAG-CBOR, but not a snapshot)
-    const manifest = await rejection(collect(snapshotDag({ blocks: source }, providers[0]!.manifestCid)))
+    const manifest = await rejection(all(snapshotDag({ blocks: source }, providers[0]!.manifestCid)))
     expect(manifest.name).toBe('NotASnapshotError')
-    const node = await rejection(collect(snapshotDag({ blocks: source }, chain.heads[0]!.snapshot.providers)))
+    const node = await rejection(all(snapshotDag({ blocks: source }, chain.heads[0]!.snapshot.providers)))
     expect(node.name).toBe('NotASnapshotError')
   })
 
@@ -87,7 +80,7 @@ describe('snapshotDag', () => {
     try {
       const head = chain.heads[0]!
       const source = localBlockSource({ blockstore: t.repo.blockstore })
-      const blocks = await collect(snapshotDag({ blocks: source }, head.cid))
+      const blocks = await all(snapshotDag({ blocks: source }, head.cid))
       for (const block of blocks) await other.repo.blockstore.put(block.cid, block.bytes)
       const manifests = blocks.filter((b) => b.kind === 'manifest').slice(0, 3)
       for (const m of manifests) await other.repo.blockstore.delete(m.cid)
@@ -110,12 +103,12 @@ describe('snapshotDag', () => {
     const other = await tempRepo()
     try {
       const head = chain.heads[0]!
-      const blocks = await collect(snapshotDag({ blocks: localBlockSource({ blockstore: t.repo.blockstore }) }, head.cid))
+      const blocks = await all(snapshotDag({ blocks: localBlockSource({ blockstore: t.repo.blockstore }) }, head.cid))
       for (const block of blocks) await other.repo.blockstore.put(block.cid, block.bytes)
       const victim = blocks.find((b) => b.kind === 'attrs')!
       // store other bytes under the victim's CID, bypassing every check
       await other.repo.blockstore.put(victim.cid, dagCbor.encode([0, [], []]))
-      const err = await rejection(collect(snapshotDag({ blocks: { get: async (cid) => {
+      const err = await rejection(all(snapshotDag({ blocks: { get: async (cid) => {
         const parts: Uint8Array[] = []
         for await (const chunk of other.repo.blockstore.get(cid)) parts.push(chunk)
         return Buffer.concat(parts)

@@ -152,3 +152,10 @@ export async function storedBlocks (repo: Pick<Repo, 'blockstore'>): Promise<Set
 export function mh (cid: CID): string {
   return Buffer.from(cid.multihash.bytes).toString('base64')
 }
+
+/** Every value of an async iterable, in order. */
+export async function all<T> (iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const value of iterable) out.push(value)
+  return out
+}

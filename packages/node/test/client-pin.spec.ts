@@ -5,8 +5,8 @@ import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { bitswapBlockSource, checkSnapshotDag, exportCar, gatewayClient, localBlockSource, pinStore, snapshotDag } from '../src/index.js'
-import { foldChain, makeProviders, mh, storedBlocks, tempRepo, updateFor } from './client-fixtures.js'
+import { bitswapBlockSource, checkSnapshotDag, exportCar, gatewayClient, localBlockSource, openIndex, pinStore, snapshotDag, storingBlockSource } from '../src/index.js'
+import { all, foldChain, makeProviders, mh, NOW, storedBlocks, tempRepo, updateFor } from './client-fixtures.js'
 import { connect, rejection, startPeer } from './helpers.js'
 import type { Chain, TestProvider, TestRepo } from './client-fixtures.js'
 import type { TestPeer } from './helpers.js'
@@ -70,15 +70,34 @@ describe('pin over bitswap', () => {
     expect((await storedBlocks(b.repo)).has(mh(chain.heads[0]!.cid))).toBe(true)
   })
 
+  it('queries a snapshot it does not hold, fetching only the blocks the query touches', async () => {
+    const [a, b] = await Promise.all([startPeer(), startPeer()])
+    peers.push(a, b)
+    const { fromHeliaBlockstore } = await import('@capdex/prolly')
+    const providers = await makeProviders(30)
+    const chain = await chainIn(fromHeliaBlockstore(a.repo.blockstore), providers)
+    const head = chain.heads[1]!
+    await connect(b.node, a.node)
+    const blocks = storingBlockSource({ blockstore: b.repo.blockstore }, bitswapBlockSource({ node: b.node }))
+    const index = await openIndex({ blocks }, head.cid)
+    const results = await all(index.query('gpu=H100', { now: NOW }))
+    const expected = providers.filter((p) => p.spec.model === 'H100' && p.spec.expired !== true).map((p) => p.name).sort()
+    expect(results.map((r) => r.provider).sort()).toEqual(expected)
+    expect(blocks.fetched).toBeGreaterThan(0)
+    expect(blocks.fetched).toBeLessThan((await dagCids(a.repo, head.cid)).length)
+  })
+
   it('refuses a CID that is not a snapshot, and pins nothing', async () => {
     const [a, b] = await Promise.all([startPeer(), startPeer()])
     peers.push(a, b)
     const { fromHeliaBlockstore } = await import('@capdex/prolly')
     const providers = await makeProviders(3)
-    await chainIn(fromHeliaBlockstore(a.repo.blockstore), providers)
+    const chain = await chainIn(fromHeliaBlockstore(a.repo.blockstore), providers)
     await connect(b.node, a.node)
-    const err = await rejection(pinStore({ repo: b.repo }).add(providers[0]!.manifestCid, { source: bitswapBlockSource({ node: b.node }) }))
-    expect(err.name).toBe('NotASnapshotError')
+    const source = bitswapBlockSource({ node: b.node })
+    // a manifest (DAG-JSON), and a tree node (DAG-CBOR, fetched, then refused)
+    expect((await rejection(pinStore({ repo: b.repo }).add(providers[0]!.manifestCid, { source }))).name).toBe('NotASnapshotError')
+    expect((await rejection(pinStore({ repo: b.repo }).add(chain.heads[0]!.snapshot.attrs, { source }))).name).toBe('NotASnapshotError')
     const pins = []
     for await (const p of pinStore({ repo: b.repo }).ls()) pins.push(p)
     expect(pins).toEqual([])

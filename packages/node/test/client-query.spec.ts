@@ -5,7 +5,7 @@ import { createRecord, nameFromPublicKey, openSnapshot, query, verifyRecord } fr
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { localBlockSource, openIndex, pinStore, snapshotDag } from '../src/index.js'
-import { foldChain, makeProviders, tempRepo, updateFor, NOW } from './client-fixtures.js'
+import { all, foldChain, makeProviders, tempRepo, updateFor, NOW } from './client-fixtures.js'
 import { rejection, within } from './helpers.js'
 import type { Chain, TestProvider, TestRepo } from './client-fixtures.js'
 import type { IncompleteSnapshotError } from '../src/index.js'
@@ -14,12 +14,6 @@ import type { QueryRejection, QueryResult } from '@capdex/registry'
 /** Network resources this process holds: listening sockets, connections, pending DNS. */
 function networkResources (): number {
   return process.getActiveResourcesInfo().filter((r) => /^(TCP|UDP|Pipe|GetAddrInfo|TLS)/.test(r)).length
-}
-
-async function all<T> (iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of iterable) out.push(x)
-  return out
 }
 
 describe('offline query', () => {

@@ -101,7 +101,7 @@ export class TreeBuilder<T extends { key: Uint8Array }> {
 
   private async write (node: Parameters<typeof encodeNode>[0]): Promise<CID> {
     const block = encodeNode(node)
-    await this.ctx.store.put(block, this.options, true)
+    await this.ctx.store.put(block, this.options, node)
     this.blocks++
     return block.cid
   }

@@ -1,6 +1,5 @@
 import { CustomProgressEvent } from 'progress-events'
 import { TreeBuilder } from './build.js'
-import { cidKey } from './cache.js'
 import { BRANCH_ITEMS, Chunker, LEAF_ITEMS } from './chunker.js'
 import { encodeNode, leafNode } from './codec.js'
 import { InvalidOperationError } from './errors.js'
@@ -21,6 +20,8 @@ interface LevelOp<T> {
 
 interface PendingBlock extends Block {
   node: TreeNode
+  /** came out identical to the old node it replaces, which the store already holds */
+  unchanged?: boolean
 }
 
 interface LevelResult {
@@ -59,17 +60,22 @@ function normalize (ctx: TreeContext, batch: Iterable<Operation>): Array<LevelOp
  */
 async function rechunkLevel<T extends { key: Uint8Array }> (
   ctx: TreeContext, root: CID, rootNode: TreeNode, level: number, kind: ItemKind<T>, ops: Array<LevelOp<T>>,
-  pending: Map<string, PendingBlock>, options: ProllyOptions
+  pending: PendingBlock[], options: ProllyOptions
 ): Promise<LevelResult> {
   const cursor = new Cursor(ctx.store, root, rootNode, options)
   const removed: ChildRef[] = []
   const added: ChildRef[] = []
+  const addedBlocks: PendingBlock[] = []
   const chunker = new Chunker(level, ctx.rules, kind)
   const emit = (): void => {
     for (let items = chunker.take(); items !== undefined; items = chunker.take()) {
+      let t0 = performance.now()
       const node = kind.node(level, items)
-      const block = encodeNode(node)
-      pending.set(cidKey(block.cid), { ...block, node })
+      T.node += performance.now() - t0; t0 = performance.now()
+      const block = { ...encodeNode(node), node }
+      T.encode += performance.now() - t0
+      pending.push(block)
+      addedBlocks.push(block)
       added.push({ key: node.keys[0]!, link: block.cid, count: node.count })
     }
   }
@@ -77,14 +83,18 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
   let next = 0
   while (next < ops.length) {
     throwIfAborted(options.signal)
+    let t1 = performance.now()
     let node: TreeNode | undefined = await cursor.seek(ops[next]!.key, level)
+    T.seek += performance.now() - t1
     while (node !== undefined) {
       if (node.keys.length > 0) {
         removed.push({ key: node.keys[0]!, link: cursor.cid, count: node.count })
       }
       // operations below the next node's first key land in this node
       const limit = cursor.nextKey()
+      t1 = performance.now()
       const items = kind.items(node, cursor.cid)
+      T.items += performance.now() - t1
       let index = 0
       for (;;) {
         const op = next < ops.length && (limit === undefined || compareBytes(ops[next]!.key, limit) < 0) ? ops[next]! : undefined
@@ -107,6 +117,7 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
           }
         }
       }
+      T.merge += performance.now() - t1
       emit()
       if (chunker.pending === 0) {
         break
@@ -135,7 +146,7 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
       a++
     } else {
       if (old!.link.equals(fresh!.link)) {
-        pending.delete(cidKey(fresh!.link))
+        addedBlocks[a]!.unchanged = true
       } else {
         up.push({ key: fresh!.key, item: fresh! })
       }
@@ -154,7 +165,8 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
     return { root, written: 0 }
   }
   const rootNode = await ctx.store.load(root, options)
-  const pending = new Map<string, PendingBlock>()
+  // new blocks in level order, written once the final root is known
+  const pending: PendingBlock[] = []
   let level = await rechunkLevel(ctx, root, rootNode, 0, LEAF_ITEMS, ops, pending, options)
   for (let depth = 1; depth <= rootNode.level && level.up.length > 0; depth++) {
     level = await rechunkLevel(ctx, root, rootNode, depth, BRANCH_ITEMS, level.up, pending, options)
@@ -181,7 +193,7 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
   if (top.length === 0) {
     node = leafNode([], [])
     const block = encodeNode(node)
-    pending.set(cidKey(block.cid), { ...block, node })
+    pending.push({ ...block, node })
     newRoot = block.cid
   } else {
     newRoot = top[0]!.link
@@ -195,18 +207,22 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
   return { root: newRoot, written: await writePending(ctx, pending, node.level, options) }
 }
 
-async function loadNew (ctx: TreeContext, pending: Map<string, PendingBlock>, cid: CID, options: ProllyOptions): Promise<TreeNode> {
-  return pending.get(cidKey(cid))?.node ?? ctx.store.load(cid, options)
+async function loadNew (ctx: TreeContext, pending: PendingBlock[], cid: CID, options: ProllyOptions): Promise<TreeNode> {
+  return pending.find((block) => block.cid.equals(cid))?.node ?? ctx.store.load(cid, options)
 }
 
 /** Writes the new blocks up to `maxLevel`, children before parents; anything above is the dropped chain. */
-async function writePending (ctx: TreeContext, pending: Map<string, PendingBlock>, maxLevel: number, options: ProllyOptions): Promise<number> {
+async function writePending (ctx: TreeContext, pending: PendingBlock[], maxLevel: number, options: ProllyOptions): Promise<number> {
   let written = 0
-  const blocks = [...pending.values()].filter((block) => block.node.level <= maxLevel)
-  blocks.sort((a, b) => a.node.level - b.node.level)
-  for (const block of blocks) {
-    await ctx.store.put(block, options, true)
-    written++
+  const t0 = performance.now()
+  try {
+  for (const block of pending) {
+    if (block.unchanged !== true && block.node.level <= maxLevel) {
+      await ctx.store.put(block, options, block.node)
+      written++
+    }
   }
   return written
+  } finally { T.write += performance.now() - t0 }
 }
+export const T = { seek: 0, items: 0, merge: 0, node: 0, encode: 0, write: 0 }

@@ -59,11 +59,11 @@ class DefaultProlly implements Prolly {
   }
 
   range (root: CID, options: RangeOptions = {}): AsyncIterable<Entry> {
-    return range(this.ctx, root, options)
+    return range(this.ctx, root, () => options)
   }
 
-  async * prefix (root: CID, prefix: Uint8Array, options: Omit<RangeOptions, 'gte' | 'lt'> = {}): AsyncGenerator<Entry> {
-    yield * range(this.ctx, root, { ...options, ...prefixRange(prefix) })
+  prefix (root: CID, prefix: Uint8Array, options: Omit<RangeOptions, 'gte' | 'lt'> = {}): AsyncIterable<Entry> {
+    return range(this.ctx, root, () => ({ ...options, ...prefixRange(prefix) }))
   }
 
   async count (root: CID, range: CountRange = {}): Promise<number> {

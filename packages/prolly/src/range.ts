@@ -1,70 +1,123 @@
+import { BatchIterator } from './batches.js'
 import { Cursor } from './cursor.js'
 import { InvalidKeyError } from './errors.js'
 import { compareBytes, lowerBound, prefixEnd, validateBound } from './keys.js'
 import { throwIfAborted } from './store.js'
+import type { LeafNode } from './codec.js'
 import type { TreeContext } from './context.js'
 import type { Entry, RangeOptions } from './index.js'
 import type { CID } from 'multiformats/cid'
 
-/** Entries in [gte, lt), ascending or descending, leaf by leaf through a cursor. */
-export async function * range (ctx: TreeContext, root: CID, options: RangeOptions = {}): AsyncGenerator<Entry> {
-  const gte = validateBound(options.gte)
-  const lt = validateBound(options.lt)
-  let left = options.limit ?? Infinity
-  if (left <= 0 || (gte !== undefined && lt !== undefined && compareBytes(gte, lt) >= 0)) {
-    return
-  }
-  const cursor = new Cursor(ctx.store, root, await ctx.store.load(root, options), options)
+/** Reads [gte, lt) leaf by leaf through a cursor, one batch per leaf, in either direction. */
+class RangeReader {
+  private readonly gte: Uint8Array | undefined
+  private readonly lt: Uint8Array | undefined
+  private readonly reverse: boolean
+  private left: number
+  private cursor: Cursor | undefined
+  private done = false
 
-  if (options.reverse !== true) {
-    let leaf = await cursor.seekLeaf(gte ?? 'first')
-    let index = gte === undefined ? 0 : lowerBound(leaf.keys, gte)
-    for (;;) {
-      for (; index < leaf.keys.length; index++) {
-        const key = leaf.keys[index]!
-        if (lt !== undefined && compareBytes(key, lt) >= 0) {
-          return
-        }
-        yield { key, value: leaf.values[index]! }
-        if (--left === 0) {
-          return
-        }
-      }
-      const nextKey = cursor.nextKey()
-      if (nextKey === undefined || (lt !== undefined && compareBytes(nextKey, lt) >= 0)) {
-        return
-      }
-      throwIfAborted(options.signal)
-      leaf = (await cursor.nextLeaf())!
-      index = 0
+  constructor (private readonly ctx: TreeContext, private readonly root: CID, private readonly options: RangeOptions) {
+    this.gte = validateBound(options.gte)
+    this.lt = validateBound(options.lt)
+    this.reverse = options.reverse === true
+    this.left = options.limit ?? Infinity
+    if (this.left <= 0 || (this.gte !== undefined && this.lt !== undefined && compareBytes(this.gte, this.lt) >= 0)) {
+      this.done = true
     }
   }
 
-  let leaf = await cursor.seekLeaf(lt ?? 'last')
-  let index = (lt === undefined ? leaf.keys.length : lowerBound(leaf.keys, lt)) - 1
-  for (;;) {
-    for (; index >= 0; index--) {
+  async next (): Promise<Entry[] | undefined> {
+    while (!this.done) {
+      const batch = this.reverse ? await this.backward() : await this.forward()
+      if (batch.length > 0) {
+        return batch
+      }
+    }
+    return undefined
+  }
+
+  private async start (): Promise<Cursor> {
+    return new Cursor(this.ctx.store, this.root, await this.ctx.store.load(this.root, this.options), this.options)
+  }
+
+  private async forward (): Promise<Entry[]> {
+    let leaf: LeafNode
+    let index = 0
+    if (this.cursor === undefined) {
+      this.cursor = await this.start()
+      leaf = await this.cursor.seekLeaf(this.gte ?? 'first')
+      index = this.gte === undefined ? 0 : lowerBound(leaf.keys, this.gte)
+    } else {
+      const nextKey = this.cursor.nextKey()
+      if (nextKey === undefined || (this.lt !== undefined && compareBytes(nextKey, this.lt) >= 0)) {
+        this.done = true
+        return []
+      }
+      throwIfAborted(this.options.signal)
+      leaf = (await this.cursor.nextLeaf())!
+    }
+    const batch: Entry[] = []
+    for (; index < leaf.keys.length && this.left > 0; index++) {
       const key = leaf.keys[index]!
-      if (gte !== undefined && compareBytes(key, gte) < 0) {
-        return
+      if (this.lt !== undefined && compareBytes(key, this.lt) >= 0) {
+        this.done = true
+        break
       }
-      yield { key, value: leaf.values[index]! }
-      if (--left === 0) {
-        return
-      }
+      batch.push({ key, value: leaf.values[index]! })
+      this.left--
     }
-    // this leaf's first key is the smallest it holds: at or below gte, nothing to the left is in range
-    if (gte !== undefined && leaf.keys.length > 0 && compareBytes(leaf.keys[0]!, gte) <= 0) {
-      return
+    if (this.left === 0) {
+      this.done = true
     }
-    throwIfAborted(options.signal)
-    const previous = await cursor.previousLeaf()
-    if (previous === undefined) {
-      return
-    }
-    leaf = previous
-    index = leaf.keys.length - 1
+    return batch
   }
+
+  private async backward (): Promise<Entry[]> {
+    let leaf: LeafNode
+    let index: number
+    if (this.cursor === undefined) {
+      this.cursor = await this.start()
+      leaf = await this.cursor.seekLeaf(this.lt ?? 'last')
+      index = (this.lt === undefined ? leaf.keys.length : lowerBound(leaf.keys, this.lt)) - 1
+    } else {
+      throwIfAborted(this.options.signal)
+      const previous = await this.cursor.previousLeaf()
+      if (previous === undefined) {
+        this.done = true
+        return []
+      }
+      leaf = previous
+      index = leaf.keys.length - 1
+    }
+    const batch: Entry[] = []
+    for (; index >= 0 && this.left > 0; index--) {
+      const key = leaf.keys[index]!
+      if (this.gte !== undefined && compareBytes(key, this.gte) < 0) {
+        this.done = true
+        break
+      }
+      batch.push({ key, value: leaf.values[index]! })
+      this.left--
+    }
+    // a leaf whose first key is at or below gte leaves nothing in range to its left
+    if (this.left === 0 || (this.gte !== undefined && leaf.keys.length > 0 && compareBytes(leaf.keys[0]!, this.gte) <= 0)) {
+      this.done = true
+    }
+    return batch
+  }
+}
+
+/**
+ * Entries in [gte, lt), ascending or descending. `resolve` yields the options on the first read, so that bad
+ * bounds fail on iteration, as every other read error does.
+ */
+export function range (ctx: TreeContext, root: CID, resolve: () => RangeOptions): AsyncIterableIterator<Entry> {
+  let reader: RangeReader | undefined
+  return new BatchIterator(async () => {
+    reader ??= new RangeReader(ctx, root, resolve())
+    return reader.next()
+  })
 }
 
 /** Range bounds that select exactly the keys starting with `prefix`. */

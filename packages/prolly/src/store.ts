@@ -143,13 +143,17 @@ export class NodeStore {
     return this.cachedChild(parent, index) ?? this.loadAt(parent.links[index]!, parent.level - 1, options)
   }
 
-  /** Writes a block; with `remember`, also caches its node as decoded from the written bytes (never the caller's arrays). */
-  async put (block: Block, options: AbortOptions = {}, remember = false): Promise<void> {
+  /**
+   * Writes a block; with `node`, also caches that node, which must be the one the block encodes. Nodes built from
+   * the caller's entries keep references to the caller's arrays, hence the rule that entries handed to build and
+   * mutate are not modified afterwards.
+   */
+  async put (block: Block, options: AbortOptions = {}, node?: TreeNode): Promise<void> {
     throwIfAborted(options.signal)
     await this.blocks.put(block.cid, block.bytes, options.signal == null ? {} : { signal: options.signal })
     this.stats.blocksWritten++
-    if (remember) {
-      this.cache.set(block.cid, decodeNode(block.cid, block.bytes))
+    if (node !== undefined) {
+      this.cache.set(block.cid, node)
     }
   }
 

@@ -14,6 +14,18 @@
  * const record = await verifyRecord('k51qzi5uqu5d…', recordBytes)
  * console.info(record.sequence, record.valueCid)
  * ```
+ *
+ * Querying a snapshot: `openSnapshot` takes a helia / interface-blockstore store (or a prolly
+ * `BlockStore`), and `query` returns an AsyncIterable of verified results.
+ *
+ * ```TypeScript
+ * import { openSnapshot, query } from '@capdex/registry'
+ *
+ * const snapshot = await openSnapshot(cid, helia.blockstore)
+ * for await (const result of query(snapshot, 'gpu=H100 gpus>=8 region~eu-* price<=2.5', { sort: 'price', limit: 20 })) {
+ *   console.info(result.provider, result.manifest.location.region)
+ * }
+ * ```
  */
 export {}
 export * from './entries/index.js'

@@ -89,7 +89,7 @@ describe('tampering', () => {
     const report = await verifySnapshot(cold(w), withExtra.cid)
     expect(kinds(report)).toEqual(['attrs-extra'])
     expect(report.problems[0]!.message).toContain('gpu=b200')
-    expect(report.problems[0]!.provider).toBe(Buffer.from(pk).toString('hex'))
+    expect(report.problems[0]!.provider).toBe(providers[0]!.name)
 
     const missing = (await w.tree.mutate(h4.snapshot.attrs, [{ op: 'delete', key: attrKey('region', 'eu-central', pk) }])).root
     const withMissing = await rewrite(w, h4.snapshot, { attrs: missing })

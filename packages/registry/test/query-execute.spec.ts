@@ -1,15 +1,20 @@
 import { encodeManifest, manifestCid } from '@capdex/manifest'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { fromHeliaBlockstore } from '@capdex/prolly'
+import { MemoryBlockstore } from 'blockstore-core/memory'
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { encodeEntry } from '../src/entries/index.js'
 import { createRecord, nameFromPublicKey, nameToBytes } from '../src/records/index.js'
+import { openSnapshot } from '../src/snapshot/index.js'
 import { executeQuery, explain, manifestCache, parseQuery, planQuery, query, recordCache, verifyLoadedEntry } from '../src/query/index.js'
 import {
   ATTESTERS, COUNTRIES, CORES, MEM_GIB, MODELS, NOW, REGIONS, STATUSES, UPLINKS,
   buildFixture, byProviderKey, makeProvider, naiveMatch, naiveValues, random, randomSpec, termText
 } from './query-fixtures.js'
 import type { Fixture, NaiveTerm, Provider, ProviderSpec } from './query-fixtures.js'
+import { KeySet } from '../src/query/keyset.js'
+import { markStep } from '../src/query/scan.js'
 import type { QueryRejection, QueryResult } from '../src/query/index.js'
 
 async function collect (it: AsyncIterable<QueryResult>): Promise<QueryResult[]> {
@@ -84,6 +89,46 @@ describe('query over a random snapshot', () => {
     }), { numRuns: 150 })
   })
 
+  it('gives the same results whichever way it runs: index steps, a stream with drops, a limit, a sort', async () => {
+    const sorted = [...fx.providers].sort(byProviderKey)
+    await fc.assert(fc.asyncProperty(fc.array(term, { minLength: 1, maxLength: 4 }), fc.boolean(), fc.integer({ min: 1, max: 5 }), async (terms, includeExpired, limit) => {
+      const expr = terms.map(termText).join(' ')
+      const want = sorted.filter((p) => (includeExpired || live(p)) && naiveMatch(p, terms)).map((p) => p.name)
+      const options = { now: NOW, includeExpired }
+      const plan = await planQuery(components(), fx.opened, parseQuery(expr), options)
+      // every index step as a filter of the smallest keep step, applied whatever it costs
+      const steps = [...(plan.driver.kind === 'attr-range' ? [plan.driver] : []), ...plan.filters]
+      const keep = steps.find((s) => s.mode === 'keep')
+      if (keep !== undefined && plan.driver.kind !== 'provider-point') {
+        const indexed = executeQuery(components(), fx.opened, { ...plan, driver: { ...keep, kind: 'attr-range' }, filters: steps.filter((s) => s !== keep) })
+        expect((await collect(indexed)).map((r) => r.provider), `indexed ${expr}`).toEqual(want)
+      }
+      // a stream of the providers tree, skipping what every drop step names
+      const stream = executeQuery(components(), fx.opened, { ...plan, driver: { kind: 'full-scan', label: 'providers', estimate: plan.total }, filters: steps.filter((s) => s.mode === 'drop') })
+      expect((await collect(stream)).map((r) => r.provider), `stream ${expr}`).toEqual(want)
+      // a limit takes a prefix of the provider-key order, whichever driver the planner picks for it
+      expect((await collect(query(components(), fx.opened, expr, { ...options, limit }))).map((r) => r.provider), `limit ${expr}`).toEqual(want.slice(0, limit))
+      // a sort returns the same set
+      expect((await collect(query(components(), fx.opened, expr, { ...options, sort: 'price' }))).map((r) => r.provider).sort(), `sort ${expr}`).toEqual([...want].sort())
+    }), { numRuns: 100 })
+  })
+
+  it('marks the same providers whether a step scans its ranges or probes each key', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(term, { minLength: 1, maxLength: 3 }), async (terms) => {
+      const plan = await planQuery(components(), fx.opened, parseQuery(terms.map(termText).join(' ')), { now: NOW, includeExpired: true })
+      const all = new KeySet()
+      for (const p of fx.providers) all.add(p.providerKey)
+      for (const step of [...(plan.driver.kind === 'attr-range' ? [plan.driver] : []), ...plan.filters]) {
+        if (step.values === undefined) continue
+        const stats = { keysScanned: 0, probes: 0, filtersApplied: [] }
+        const scanned = await markStep(components(), fx.opened.snapshot.attrs, step, all, false, stats, {})
+        const probed = await markStep(components(), fx.opened.snapshot.attrs, step, all, true, stats, {})
+        expect([...probed], step.label).toEqual([...scanned])
+        expect(stats.probes).toBeGreaterThan(0)
+      }
+    }), { numRuns: 60 })
+  })
+
   it('answers provider point lookups, including names not in the snapshot', async () => {
     const [a, b] = fx.providers
     const stranger = await makeProvider(spec())
@@ -142,7 +187,9 @@ describe('planQuery', () => {
   it('drives the scan from the most selective attribute range', async () => {
     const plan = await planQuery({ prolly: fx.prolly }, fx.opened, parseQuery('region=eu-west gpu=H100 gpus>=8'), { now: NOW })
     expect(plan.driver).toMatchObject({ kind: 'attr-range', attr: 'gpu', estimate: 6 })
-    expect(plan.candidates.map((c) => [c.label, c.estimate])).toEqual([['gpu=h100', 6], ['gpus>=8', 6], ['region=eu-west', 30], ['expires>now', 50]])
+    // 10 of 60 leases ended: dropping the expired is cheaper than keeping the live
+    expect(plan.candidates.map((c) => [c.label, c.estimate])).toEqual([['gpu=h100', 6], ['gpus>=8', 6], ['expires<=now', 10], ['region=eu-west', 30]])
+    expect(plan.filters.map((f) => [f.label, f.mode])).toEqual([['gpus>=8', 'keep'], ['expires<=now', 'drop'], ['region=eu-west', 'keep']])
     expect(plan.residual.map((t) => t.field)).toEqual(['region', 'gpus'])
     expect(plan.total).toBe(60)
     const lines = explain(plan).join('\n')
@@ -157,15 +204,35 @@ describe('planQuery', () => {
     expect(plan.candidates.find((c) => c.attr === 'region')?.ranges).toHaveLength(2)
   })
 
-  it('uses a glob prefix as a range and leaves negations and leading wildcards unindexed', async () => {
+  it('turns globs and negations into index steps, enumerating the values a leading wildcard matches', async () => {
     const plan = await planQuery({ prolly: fx.prolly }, fx.opened, parseQuery('region~eu-* gpu~*100 status!=busy country notin [us]'), { now: NOW, includeExpired: true })
-    expect(plan.candidates.map((c) => [c.label, c.estimate])).toEqual([['region~eu-*', 30]])
+    expect(plan.candidates.map((c) => [c.label, c.estimate])).toEqual([['status!=busy', 0], ['gpu~*100', 6], ['region~eu-*', 30], ['country notin [us]', 60]])
+    // `*100` bounds nothing, so the planner read the distinct GPU models and kept those that match
+    expect(plan.driver).toMatchObject({ kind: 'attr-range', label: 'gpu~*100', mode: 'keep', values: ['h100'], estimate: 6 })
+    expect(plan.driver.kind === 'attr-range' ? plan.driver.test : 'none').toBeUndefined()
+    expect(plan.filters.map((f) => [f.label, f.mode])).toEqual([['status!=busy', 'drop'], ['region~eu-*', 'keep'], ['country notin [us]', 'drop']])
+    const run = executeQuery({ prolly: fx.prolly, blocks: fx.blocks }, fx.opened, plan)
+    expect(await collect(run)).toHaveLength(0)
+    // every candidate was ruled out on the index: no entry was read
+    expect(run.summary).toMatchObject({ scanned: 0, filtersApplied: ['country notin [us]'] })
   })
 
-  it('falls back to a full scan when no range is selective', async () => {
-    const plan = await planQuery({ prolly: fx.prolly }, fx.opened, parseQuery('status!=offline'), { now: NOW })
+  it('streams the providers tree when no step keeps anything, dropping what the negations name', async () => {
+    const plan = await planQuery({ prolly: fx.prolly }, fx.opened, parseQuery('gpu!=H100'), { now: NOW })
     expect(plan.driver.kind).toBe('full-scan')
+    expect(plan.filters.map((f) => f.label)).toEqual(['gpu!=h100', 'expires<=now'])
     expect(explain(plan).join('\n')).toContain('full scan of providers (60 entries)')
+    const run = executeQuery({ prolly: fx.prolly, blocks: fx.blocks }, fx.opened, plan)
+    expect(await collect(run)).toHaveLength(44)
+    // the 6 H100 providers and the 10 expired ones were skipped without reading their entries
+    expect(run.summary).toMatchObject({ scanned: 44, matched: 44, expired: 0, filtersApplied: ['gpu!=h100', 'expires<=now'] })
+  })
+
+  it('streams instead of intersecting when a small unsorted limit is met sooner that way', async () => {
+    const broad = parseQuery('gpus>=1 region~*-*')
+    expect((await planQuery({ prolly: fx.prolly }, fx.opened, broad, { now: NOW })).driver.kind).toBe('attr-range')
+    expect((await planQuery({ prolly: fx.prolly }, fx.opened, broad, { now: NOW, limit: 1 })).driver.kind).toBe('full-scan')
+    expect((await planQuery({ prolly: fx.prolly }, fx.opened, broad, { now: NOW, limit: 1, sort: 'price' })).driver.kind).toBe('attr-range')
   })
 
   it('picks the expires range when it is the most selective', async () => {
@@ -201,6 +268,27 @@ describe('planQuery', () => {
   })
 })
 
+describe('query(snapshot, expr, options)', () => {
+  it('runs over what openSnapshot returns, from a helia blockstore (v7 get yields chunks) or a prolly BlockStore', async () => {
+    const helia = new MemoryBlockstore()
+    const providers = await Promise.all([0, 1, 2, 3].map(async (i) => makeProvider(spec({ gpus: [{ model: i < 3 ? 'H100' : 'L40S', count: 8 }] }))))
+    const fx = await buildFixture(providers, fromHeliaBlockstore(helia))
+    const want = providers.slice(0, 3).sort(byProviderKey).map((p) => p.name)
+
+    const snapshot = await openSnapshot(fx.opened.cid, helia)
+    expect(snapshot.blocks).toBe(helia)
+    expect((await collect(query(snapshot, 'gpu=H100', { now: NOW }))).map((r) => r.provider)).toEqual(want)
+    // queries over one store share the tree engine and caches: the second run reads no tree block
+    const again = query(await openSnapshot(fx.opened.cid, helia), 'gpu=H100', { now: NOW })
+    expect((await collect(again)).map((r) => r.provider)).toEqual(want)
+    expect(again.summary.blocksRead).toBe(0)
+
+    const viaProlly = await openSnapshot(fx.opened.cid, fx.blocks)
+    expect((await collect(query(viaProlly, 'gpu=H100 gpus>=8', { now: NOW, sort: 'price', limit: 2 })))).toHaveLength(2)
+    expect(() => query(viaProlly, 'gpu>>1')).toThrow(expect.objectContaining({ name: 'QuerySyntaxError' }))
+  })
+})
+
 describe('liveness', () => {
   it('leaves expired entries out unless asked, and flags them', async () => {
     const fx = await buildFixture([await makeProvider(spec()), await makeProvider(spec({ expired: true })), await makeProvider(spec({ expired: true, gpus: [{ model: 'H100', count: 8 }] }))])
@@ -209,10 +297,15 @@ describe('liveness', () => {
     expect((await collect(liveOnly)).map((r) => r.expired)).toEqual([false])
     const all = await collect(query(components, fx.opened, 'gpus>=1', { now: NOW, includeExpired: true }))
     expect(all.map((r) => r.expired).sort()).toEqual([false, true, true])
-    // a matching expired entry is counted, not returned
+    // the index flags the expired H100 entry: it is not even read
     const h100 = query(components, fx.opened, 'gpu=H100', { now: NOW })
     expect(await collect(h100)).toEqual([])
-    expect(h100.summary.expired).toBe(1)
+    expect(h100.summary).toMatchObject({ scanned: 0, expired: 0 })
+    // without the index's liveness step the record decides: read, verified, counted as expired, not returned
+    const plan = await planQuery(components, fx.opened, parseQuery('gpu=H100'), { now: NOW })
+    const recordOnly = executeQuery(components, fx.opened, { ...plan, filters: plan.filters.filter((f) => f.attr !== 'expires') })
+    expect(await collect(recordOnly)).toEqual([])
+    expect(recordOnly.summary).toMatchObject({ scanned: 1, expired: 1 })
     // the same snapshot, asked before the leases ended
     expect(await collect(query(components, fx.opened, 'gpus>=1', { now: NOW - 5_400_000 }))).toHaveLength(3)
   })

@@ -117,9 +117,8 @@ export interface Fixture {
   opened: { cid: CID, snapshot: { providers: CID, attrs: CID, count: number } }
 }
 
-/** Folds the providers into a genesis snapshot over a fresh memory block store. */
-export async function buildFixture (providers: Provider[]): Promise<Fixture> {
-  const blocks = memoryBlockStore()
+/** Folds the providers into a genesis snapshot, over a fresh memory block store unless given one. */
+export async function buildFixture (providers: Provider[], blocks: BlockStore = memoryBlockStore()): Promise<Fixture> {
   const tree = prolly({ blocks })
   const updates = await Promise.all(providers.map(async (p) => ({
     record: await verifyRecord(p.name, p.record, { now: NOW, allowExpired: true }),

@@ -4,7 +4,7 @@ import { openNodeSession } from '../node-session.js'
 import { parseDuration } from '../output.js'
 import type { NetworkOptions } from '../context.js'
 import type { Output } from '../output.js'
-import type { Repo, ResolvedHead, ResolveProgressEvents } from '@capdex/node'
+import type { CapdexNode, Repo, ResolvedHead, ResolveProgressEvents } from '@capdex/node'
 import type { Command } from 'commander'
 
 export interface ResolveOptions extends NetworkOptions {
@@ -21,16 +21,39 @@ export function withResolveOptions (command: Command): Command {
     .option('--timeout <duration>', 'bound on learning the head and on each block fetch', '10s')
 }
 
+/**
+ * Runs `work` on the repo alone when `offline` (no libp2p node is created: nothing listens,
+ * nothing dials), else on the repo and a node started with the network options.
+ */
+export async function withRepoOrNode<T> (repoPath: string | undefined, opts: NetworkOptions, offline: boolean, signal: AbortSignal, work: (repo: Repo, node: CapdexNode | undefined) => Promise<T>): Promise<T> {
+  if (offline) {
+    const repo = await openRepo(repoPath, { signal })
+    try {
+      return await work(repo, undefined)
+    } finally {
+      await repo.close()
+    }
+  }
+  const session = await openNodeSession(repoPath, opts, signal)
+  try {
+    return await work(session.repo, session.node)
+  } finally {
+    await session.close()
+  }
+}
+
 /** `--indexer`, else the indexer used last; remembers the choice. */
 export async function chooseIndexer (repo: Pick<Repo, 'datastore'>, indexer: string | undefined, signal: AbortSignal): Promise<string> {
   const trust = trustStore({ datastore: repo.datastore })
-  const name = indexer ?? await trust.defaultIndexer({ signal })
-  if (name == null) {
+  if (indexer != null) {
+    await trust.setDefaultIndexer(indexer, { signal })
+    return indexer
+  }
+  const remembered = await trust.defaultIndexer({ signal })
+  if (remembered == null) {
     throw new MissingIndexerError('No indexer given and none used before: pass --indexer <k51…> (it is remembered)')
   }
-  if (name !== indexer) return name
-  await trust.setDefaultIndexer(name, { signal })
-  return name
+  return remembered
 }
 
 export function headJson (head: ResolvedHead): Record<string, unknown> {
@@ -65,10 +88,10 @@ function resolveProgress (out: Output): (event: ResolveProgressEvents) => void {
 }
 
 /**
- * Resolves the indexer's head on an open repo: through the gateway (no libp2p node at all), or
- * through a node that `withSession` starts. Remembers the indexer and the trusted head.
+ * Resolves the indexer's head on an open repo: through `node` (libp2p), else through the
+ * `--gateway`. Remembers the indexer and the trusted head.
  */
-export async function resolveLatest (repo: Repo, opts: ResolveOptions, out: Output, signal: AbortSignal, node?: Parameters<typeof resolveHead>[0]['node']): Promise<ResolvedHead> {
+export async function resolveLatest (repo: Repo, opts: ResolveOptions, out: Output, signal: AbortSignal, node: CapdexNode | undefined): Promise<ResolvedHead> {
   const indexer = await chooseIndexer(repo, opts.indexer, signal)
   const timeoutMs = parseDuration(opts.timeout)
   const onProgress = resolveProgress(out)
@@ -96,22 +119,8 @@ export function registerIndex (program: Command, signal: AbortSignal): void {
     .description('print the indexer\'s latest head CID, refusing a head that does not extend the one trusted last')
     .action(async (opts: ResolveOptions, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
-      let head: ResolvedHead
-      if (opts.gateway != null) {
-        const repo = await openRepo(repoPath, { signal })
-        try {
-          head = await resolveLatest(repo, opts, out, signal)
-        } finally {
-          await repo.close()
-        }
-      } else {
-        const session = await openNodeSession(repoPath, opts, signal)
-        try {
-          head = await resolveLatest(session.repo, opts, out, signal, session.node)
-        } finally {
-          await session.close()
-        }
-      }
+      // with a gateway, no libp2p node at all
+      const head = await withRepoOrNode(repoPath, opts, opts.gateway != null, signal, async (repo, node) => resolveLatest(repo, opts, out, signal, node))
       out.info(describeHead(head))
       out.result(headJson(head), () => head.cid.toString())
     })

@@ -1,9 +1,8 @@
 import { bitswapBlockSource, gatewayClient, openRepo, pinStore } from '@capdex/node'
 import { CID } from 'multiformats/cid'
 import { contextFor } from '../context.js'
-import { openNodeSession } from '../node-session.js'
 import { formatTable, parseDuration, UsageError } from '../output.js'
-import { describeHead, resolveLatest, withResolveOptions } from './index-cmd.js'
+import { describeHead, resolveLatest, withRepoOrNode, withResolveOptions } from './index-cmd.js'
 import type { ResolveOptions } from './index-cmd.js'
 import type { Output } from '../output.js'
 import type { BlockSource, CapdexNode, Pin, PinProgressEvents, Repo } from '@capdex/node'
@@ -100,21 +99,8 @@ export function registerPin (program: Command, signal: AbortSignal): void {
     .action(async (target: string, opts: PinOptions, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
       if (target !== 'latest') parseCid(target)
-      if (opts.gateway != null) {
-        const repo = await openRepo(repoPath, { signal })
-        try {
-          await pinWith(repo, target, opts, out, signal, undefined)
-        } finally {
-          await repo.close()
-        }
-        return
-      }
-      const session = await openNodeSession(repoPath, opts, signal)
-      try {
-        await pinWith(session.repo, target, opts, out, signal, session.node)
-      } finally {
-        await session.close()
-      }
+      // with a gateway, no libp2p node at all
+      await withRepoOrNode(repoPath, opts, opts.gateway != null, signal, async (repo, node) => { await pinWith(repo, target, opts, out, signal, node) })
     })
 
   const pins = program.command('pins').description('list and remove pins')

@@ -1,8 +1,8 @@
-import { bitswapBlockSource, localBlockSource, openIndex, openRepo, pinStore, storingBlockSource, trustStore } from '@capdex/node'
+import { bitswapBlockSource, localBlockSource, openIndex, pinStore, storingBlockSource, trustStore } from '@capdex/node'
 import { explain, pricePerGpuHour } from '@capdex/registry'
 import { CID } from 'multiformats/cid'
 import { contextFor, withNetworkOptions } from '../context.js'
-import { openNodeSession } from '../node-session.js'
+import { withRepoOrNode } from './index-cmd.js'
 import { formatTable, parseDuration, UsageError } from '../output.js'
 import type { Output } from '../output.js'
 import type { BlockSource, IndexView, Repo } from '@capdex/node'
@@ -170,22 +170,11 @@ export function registerQuery (program: Command, signal: AbortSignal): void {
     .option('--timeout <duration>', 'bound on each block fetch when not --offline', '10s')
     .action(async (expr: string, opts: QueryOptions, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
-      if (opts.offline === true) {
-        // no libp2p node is created: nothing listens, nothing dials
-        const repo = await openRepo(repoPath, { signal })
-        try {
-          await runQuery(repo, localBlockSource({ blockstore: repo.blockstore }), expr, opts, out, signal)
-        } finally {
-          await repo.close()
-        }
-        return
-      }
-      const session = await openNodeSession(repoPath, opts, signal)
-      try {
-        const blocks = storingBlockSource({ blockstore: session.repo.blockstore }, bitswapBlockSource({ node: session.node }, { timeoutMs: parseDuration(opts.timeout) }))
-        await runQuery(session.repo, blocks, expr, opts, out, signal)
-      } finally {
-        await session.close()
-      }
+      const offline = opts.offline === true
+      await withRepoOrNode(repoPath, opts, offline, signal, async (repo, node) => {
+        const local = localBlockSource({ blockstore: repo.blockstore })
+        const blocks = node == null ? local : storingBlockSource({ blockstore: repo.blockstore }, bitswapBlockSource({ node }, { timeoutMs: parseDuration(opts.timeout) }))
+        await runQuery(repo, blocks, expr, opts, out, signal)
+      })
     })
 }

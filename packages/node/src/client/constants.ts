@@ -37,6 +37,12 @@ export const PIN_SYNC_BATCH = 512
 /** Bound on learning an indexer's head (record requests to peers and waiting on the index topic). */
 export const DEFAULT_RESOLVE_TIMEOUT_MS = 10_000
 
+/** A record request that stalls is retried on a fresh stream: at most this many tries per peer within the timeout. */
+export const RECORD_ATTEMPTS = 4
+
+/** Shortest time one record request is given. */
+export const RECORD_ATTEMPT_MIN_MS = 1000
+
 /** Connected peers asked for the indexer's record at once. */
 export const MAX_RESOLVE_PEERS = 32
 

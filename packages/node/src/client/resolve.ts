@@ -5,7 +5,7 @@ import { anySignal } from 'any-signal'
 import { CustomProgressEvent } from 'progress-events'
 import { DEFAULT_BLOCK_TIMEOUT_MS } from '../constants.js'
 import { NoPeersError } from '../errors.js'
-import { DEFAULT_MAX_CHAIN_WALK, DEFAULT_RESOLVE_TIMEOUT_MS, MAX_RESOLVE_PEERS } from './constants.js'
+import { DEFAULT_MAX_CHAIN_WALK, DEFAULT_RESOLVE_TIMEOUT_MS, MAX_RESOLVE_PEERS, RECORD_ATTEMPT_MIN_MS, RECORD_ATTEMPTS } from './constants.js'
 import { HeadNotFoundError, IndexerMismatchError, NotExtendingError } from './errors.js'
 import { bitswapBlockSource } from './sources.js'
 import { trustStore } from './trust.js'
@@ -239,13 +239,21 @@ async function learnHead (node: ResolveHeadComponents['node'], indexer: string, 
     }
 
     const peers: PeerId[] = node.libp2p.getPeers().slice(0, MAX_RESOLVE_PEERS)
+    const deadline = Date.now() + timeoutMs
     await Promise.all(peers.map(async (peer) => {
-      try {
-        const record = await node.fetchRecord(peer, indexer, { timeoutMs, signal, ...(now != null ? { now } : {}) })
-        candidates.push({ record, source: 'record', from: peer.toString() })
-        options.onProgress?.(new CustomProgressEvent('node:resolve:record', { source: 'record', sequence: record.sequence, from: peer.toString() }))
-      } catch (err) {
-        log('no record of %s from %p - %e', indexer, peer, err)
+      // a request that stalls is retried on a fresh stream while time is left; an answer
+      // (found, not found, invalid) is final
+      for (let attempt = 1; ; attempt++) {
+        const remaining = deadline - Date.now()
+        try {
+          const record = await node.fetchRecord(peer, indexer, { timeoutMs: Math.max(1, Math.min(remaining, Math.max(RECORD_ATTEMPT_MIN_MS, timeoutMs / RECORD_ATTEMPTS))), signal, ...(now != null ? { now } : {}) })
+          candidates.push({ record, source: 'record', from: peer.toString() })
+          options.onProgress?.(new CustomProgressEvent('node:resolve:record', { source: 'record', sequence: record.sequence, from: peer.toString() }))
+          return
+        } catch (err) {
+          log('no record of %s from %p (attempt %d) - %e', indexer, peer, attempt, err)
+          if ((err as Error).name !== 'RecordFetchTimeoutError' || signal.aborted || deadline - Date.now() < RECORD_ATTEMPT_MIN_MS / 2) return
+        }
       }
     }))
 

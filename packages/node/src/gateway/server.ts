@@ -3,10 +3,11 @@ import { createServer } from 'node:http'
 import { publicKeyFromName, verifyRecord } from '@capdex/registry'
 import { defaultLogger } from '@libp2p/logger'
 import { CID } from 'multiformats/cid'
+import { exportCar } from '../client/car.js'
 import { formatPrometheus } from '../indexer/metrics.js'
-import { asSnapshot, snapshotDag, streamCar } from './car.js'
+import { isSnapshot, pipeCar, singleBlockCar } from './car.js'
 import { CAR_CONTENT_TYPE, DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_REPAIR_TIMEOUT_MS, IMMUTABLE_CACHE_CONTROL, MAX_IPNS_CACHE_SECONDS, MEDIA_CAR, MEDIA_IPNS_RECORD, MEDIA_RAW, METRICS_CONTENT_TYPE } from './constants.js'
-import type { CarBlock } from './car.js'
+import type { BlockSource } from '../client/sources.js'
 import type { HttpGateway, HttpGatewayComponents, HttpGatewayInit } from './index.js'
 import type { AbortOptions, Logger } from '@libp2p/interface'
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http'
@@ -69,6 +70,8 @@ export class DefaultHttpGateway implements HttpGateway {
   private readonly port: number
   private readonly repairTimeoutMs: number
   private server: Server | undefined
+  /** the local blocks, for CAR export */
+  private readonly blocks: BlockSource
 
   constructor (components: HttpGatewayComponents, init: HttpGatewayInit) {
     this.node = components.node
@@ -77,6 +80,7 @@ export class DefaultHttpGateway implements HttpGateway {
     this.host = init.host ?? DEFAULT_GATEWAY_HOST
     this.port = init.port ?? 0
     this.repairTimeoutMs = init.repairTimeoutMs ?? DEFAULT_GATEWAY_REPAIR_TIMEOUT_MS
+    this.blocks = { get: async (cid, options = {}) => this.readBlock(cid, options) }
   }
 
   async start (): Promise<string> {
@@ -176,16 +180,16 @@ export class DefaultHttpGateway implements HttpGateway {
    * A local block, re-hashed. A corrupt copy is deleted by the node and fetched again from
    * peers where possible; the gateway fetches nothing else from the network.
    */
-  private async readBlock (cid: CID, options: AbortOptions): Promise<Uint8Array> {
-    const aborts = options.signal != null ? { signal: options.signal } : {}
+  private async readBlock (cid: CID, options: AbortOptions & { maxBytes?: number }): Promise<Uint8Array> {
+    const limits = { ...(options.signal != null ? { signal: options.signal } : {}), ...(options.maxBytes != null ? { maxBytes: options.maxBytes } : {}) }
     try {
-      return await this.node.getVerifiedBlock(cid, { offline: true, ...aborts })
+      return await this.node.getVerifiedBlock(cid, { offline: true, ...limits })
     } catch (err) {
       if ((err as Error).name !== 'BlockHashMismatchError') {
         throw err
       }
       this.log.error('local copy of %c was corrupt and is deleted; fetching it again from peers', cid)
-      return this.node.getVerifiedBlock(cid, { timeoutMs: this.repairTimeoutMs, ...aborts })
+      return this.node.getVerifiedBlock(cid, { timeoutMs: this.repairTimeoutMs, ...limits })
     }
   }
 
@@ -238,13 +242,12 @@ export class DefaultHttpGateway implements HttpGateway {
       res.end()
       return
     }
-    const root: CarBlock = { cid, bytes }
-    const blocks: AsyncIterable<CarBlock> | Iterable<CarBlock> = scope === 'all' && asSnapshot(cid, bytes) != null
-      ? snapshotDag(root, async (c, opts) => this.readBlock(c, opts), { history, ...options })
-      : [root]
-    const { blocks: sent, error } = await streamCar(res, cid, blocks)
+    const chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = scope === 'all' && isSnapshot(cid, bytes)
+      ? exportCar({ blocks: this.blocks }, cid, { history, ...options })
+      : [await singleBlockCar(cid, bytes)]
+    const error = await pipeCar(res, chunks)
     if (error != null) {
-      this.log.error('CAR of %c cut after %d blocks - %e', cid, sent, error)
+      this.log.error('CAR of %c cut short - %e', cid, error)
     }
   }
 

@@ -127,7 +127,15 @@ class FileHeadStore implements HeadStore {
     return heads
   }
 
+  /** Temp files of atomic writes that a kill interrupted (`.head.json.<pid>.<random>.tmp`). */
+  private async removeStaleTemps (): Promise<void> {
+    const names = await fs.readdir(this.dir).catch(() => [])
+    const stale = names.filter(name => name.endsWith('.tmp') && (name.startsWith(`.${HEAD_FILE}.`) || name.startsWith(`.${HEAD_LOG_FILE}.`)))
+    await Promise.all(stale.map(async name => { await fs.rm(path.join(this.dir, name), { force: true }) }))
+  }
+
   async candidates (): Promise<HeadPointer[]> {
+    await this.removeStaleTemps()
     const all = [...await this.fromHeadFile(), ...(await this.fromHeadLog()).reverse()]
     const seen = new Set<string>()
     const unique = all.filter(head => {

@@ -318,7 +318,9 @@ class FileJournal implements Journal {
  * oldest first. Segments with no intact entry are deleted; new appends go to a new segment.
  */
 export async function openJournal (dir: string, components: OpenJournalComponents, init: OpenJournalInit = {}): Promise<{ journal: Journal, entries: JournalEntry[] }> {
-  await fs.mkdir(dir, { recursive: true })
+  if (await fs.mkdir(dir, { recursive: true }) != null) {
+    await fsyncDir(path.dirname(dir))
+  }
   const ids = (await fs.readdir(dir))
     .map(name => SEGMENT_NAME.exec(name)?.[1])
     .filter((id): id is string => id != null)

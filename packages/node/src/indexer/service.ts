@@ -9,6 +9,7 @@ import { anySignal } from 'any-signal'
 import { CustomProgressEvent } from 'progress-events'
 import { announcementListener } from '../announcements.js'
 import { DEFAULT_MANIFEST_FETCH_TIMEOUT_MS } from '../constants.js'
+import { fsyncDir } from '../durable.js'
 import { InvalidOptionError } from '../errors.js'
 import { indexBlockStore } from './blocks.js'
 import { DEFAULT_BATCH_MAX, DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
@@ -152,7 +153,10 @@ export class DefaultIndexerService implements IndexerService {
     try {
       this.key = await this.repo.getOrCreateKey(this.keyName, { signal })
       this.indexerName = nameFromPublicKey(this.key.publicKey)
-      await fs.mkdir(this.dir, { recursive: true })
+      if (await fs.mkdir(this.dir, { recursive: true }) != null) {
+        // a new directory: its entry in the repo must survive a crash with what goes in it
+        await fsyncDir(this.repo.path)
+      }
 
       this.current = await this.loadHead({ signal })
       options.onProgress?.(new CustomProgressEvent('node:indexer:head', this.current == null ? null : { cid: this.current.cid, height: this.current.snapshot.height }))

@@ -1,9 +1,10 @@
 import { CustomProgressEvent } from 'progress-events'
 import { toString } from 'uint8arrays/to-string'
 import { attrKeysForManifest, decodeAttrKey } from '../entries/attrs.js'
-import { decodeEntry, entrySeen, entryUptime } from '../entries/entry.js'
+import { entrySeen, entryUptime } from '../entries/entry.js'
 import { leaseEnd } from '../entries/lease.js'
-import { verifyEntry } from '../query/verify-entry.js'
+import { loadEntry, verifyLoadedEntry } from '../query/verify-entry.js'
+import { nameFromBytes } from '../records/index.js'
 import { openSnapshot } from '../snapshot/format.js'
 import { decodeHistoryEntry, historyHeightKey, historyTimeKey } from '../snapshot/history.js'
 import { DEFAULT_MAX_REPORTED_PROBLEMS, DEFAULT_VERIFY_CONCURRENCY } from './constants.js'
@@ -123,19 +124,25 @@ function isForged (err: unknown): err is Error & { provider: string, reason: Rej
   return err instanceof Error && err.name === 'ForgedEntryError'
 }
 
-/** What an attrs key is, for a message. */
-function describeAttrKey (key: Uint8Array): { text: string, provider?: string } {
+/** What an attrs key is, for a message: `attr=value`, and its provider (hex key, and name when it is one). */
+function describeAttrKey (key: Uint8Array): { text: string, providerHex?: string, provider?: string } {
+  let decoded
   try {
-    const { attr, value, providerKey } = decodeAttrKey(key)
-    return { text: `${attr}=${String(value)}`, provider: toString(providerKey, 'base16') }
+    decoded = decodeAttrKey(key)
   } catch {
     return { text: `0x${toString(key, 'base16')}` }
+  }
+  const { attr, value, providerKey } = decoded
+  const providerHex = toString(providerKey, 'base16')
+  try {
+    return { text: `${attr}=${String(value)}`, providerHex, provider: nameFromBytes(providerKey) }
+  } catch {
+    return { text: `${attr}=${String(value)}`, providerHex, provider: providerHex }
   }
 }
 
 /** The attrs keys an entry implies, with the entry's own checks beyond `verifyEntry`'s. */
 interface Implied {
-  providerHex: string
   keys: Uint8Array[]
 }
 
@@ -306,12 +313,12 @@ class Verification {
    * `where` is the snapshot it is reported in.
    */
   private async verifyOne (opened: OpenedSnapshot, key: Uint8Array, value: Uint8Array): Promise<Implied | undefined> {
-    const providerHex = toString(key, 'base16')
     try {
-      const verified = await verifyEntry(this.components, key, value, this.abort)
+      const loaded = await loadEntry(this.components, key, value, this.abort)
+      const verified = await verifyLoadedEntry(this.components, loaded, this.abort)
       this.entries++
       this.manifestBlocks++
-      const entry = decodeEntry(value)
+      const { entry } = loaded
       const validity = verified.record.validity
       if (entry.seen !== entrySeen(verified.manifest)) {
         this.problem('seen', `entry seen ${entry.seen} is not the manifest's issuedAt ${verified.manifest.issuedAt}`, { snapshot: opened, provider: verified.provider })
@@ -319,11 +326,11 @@ class Verification {
       if (entry.lease !== undefined && entry.lease.end !== leaseEnd(validity.getTime())) {
         this.problem('lease', `lease summary ends at bucket ${entry.lease.end}, not at the record's EOL ${validity.toISOString()}`, { snapshot: opened, provider: verified.provider })
       }
-      return { providerHex, keys: attrKeysForManifest(verified.manifest, { validity, uptime: entryUptime(entry) }, key) }
+      return { keys: attrKeysForManifest(verified.manifest, { validity, uptime: entryUptime(entry) }, key) }
     } catch (err) {
       this.abort.signal?.throwIfAborted()
       if (isForged(err)) this.problem(err.reason, err.message, { snapshot: opened, provider: err.provider })
-      else this.problem('entry', describe(err), { snapshot: opened, provider: providerHex })
+      else this.problem('entry', describe(err), { snapshot: opened, provider: toString(key, 'base16') })
       return undefined
     }
   }
@@ -371,8 +378,8 @@ class Verification {
           if (++this.attrKeys % PROGRESS_EVERY === 0) this.options.onProgress?.(new CustomProgressEvent('registry:audit:attrs', { keys: this.attrKeys }))
           continue
         }
-        const { provider } = describeAttrKey(key)
-        if (provider !== undefined && failed.has(provider)) continue
+        const { providerHex } = describeAttrKey(key)
+        if (providerHex !== undefined && failed.has(providerHex)) continue
         deviation.extra.set(latin1(key), key)
         this.attrsProblem(opened, 'attrs-extra', key)
       }
@@ -483,8 +490,8 @@ class Verification {
     await this.attempt('tree', { snapshot: older }, async () => {
       for await (const { key, before, after } of prolly.diff(older.attrs, newer.attrs, this.abort)) {
         const id = latin1(key)
-        const { text, provider } = describeAttrKey(key)
-        if (provider !== undefined && failed.has(provider)) continue
+        const { text, provider, providerHex } = describeAttrKey(key)
+        if (providerHex !== undefined && failed.has(providerHex)) continue
         const where = { snapshot: older, ...(provider === undefined ? {} : { provider }) }
         if (before !== undefined && before.length !== 0) this.problem('attrs-value', `attrs key ${text} holds a ${before.length}-byte value`, where)
         if (before !== undefined && after === undefined && !removed.delete(id)) {
@@ -499,12 +506,12 @@ class Verification {
     })
     // expected in the diff but absent from it: older lacks what it should remove, or keeps what newer should add
     for (const [id, key] of removed) {
-      if (failed.has(describeAttrKey(key).provider ?? '')) continue
+      if (failed.has(describeAttrKey(key).providerHex ?? '')) continue
       deviation.missing.set(id, key)
       this.attrsProblem(older, 'attrs-missing', key)
     }
     for (const [id, key] of added) {
-      if (failed.has(describeAttrKey(key).provider ?? '')) continue
+      if (failed.has(describeAttrKey(key).providerHex ?? '')) continue
       deviation.extra.set(id, key)
       this.attrsProblem(older, 'attrs-extra', key)
     }

@@ -55,7 +55,7 @@ function engineFor (blocks: SnapshotBlocks): ExecuteComponents {
   let engine = ENGINES.get(blocks)
   if (engine === undefined) {
     const reader = blockReader(blocks)
-    const store = { get: reader.get, put: async (): Promise<void> => { throw new ReadOnlyStoreError() } }
+    const store = { get: reader.get, put: async (): Promise<void> => Promise.reject(new ReadOnlyStoreError()) }
     engine = { prolly: prolly({ blocks: store }), blocks: reader, recordCache: recordCache(), manifestCache: manifestCache() }
     ENGINES.set(blocks, engine)
   }

@@ -74,7 +74,7 @@ export async function collectStep (components: ScanComponents, attrs: CID, step:
 }
 
 /** Which members of `set` have a key in the step's ranges: by scanning them, or by probing each member's keys. */
-async function markStep (components: ScanComponents, attrs: CID, step: PlanStep, set: KeySet, probe: boolean, stats: ScanStats, abort: AbortOptions): Promise<Uint8Array> {
+export async function markStep (components: ScanComponents, attrs: CID, step: PlanStep, set: KeySet, probe: boolean, stats: ScanStats, abort: AbortOptions): Promise<Uint8Array> {
   const hits = new Uint8Array(set.size)
   if (!probe || step.values === undefined) {
     await scanStep(components.prolly, attrs, step, stats, abort, (key) => {

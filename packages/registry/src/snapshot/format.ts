@@ -128,8 +128,8 @@ export async function snapshotCid (bytes: Uint8Array): Promise<CID> {
 
 /** `blocks` read through the prolly contract: `get` resolves to the whole block, whichever kind of store it is. */
 export function blockReader (blocks: SnapshotBlocks): Pick<BlockStore, 'get'> {
-  const { get } = fromHeliaBlockstore({ get: (cid, options) => blocks.get(cid, options), put: () => undefined })
-  return { get }
+  const adapted = fromHeliaBlockstore({ get: (cid, options) => blocks.get(cid, options), put: () => undefined })
+  return { get: async (cid, options) => adapted.get(cid, options) }
 }
 
 /**
