@@ -14,7 +14,7 @@
  *
  * Sizes can be scaled down for a quick look: BENCH_AUDIT_SCALE=0.1.
  */
-import { createPublicKey, verify as cryptoVerify } from 'node:crypto'
+import { createPublicKey, hash, verify as cryptoVerify } from 'node:crypto'
 import { encodeManifest, getGpuModel, manifestCid } from '@capdex/manifest'
 import { memoryBlockStore, prolly } from '@capdex/prolly'
 import { auditDiff, createRecord, DEFAULT_RECORD_TTL_NS, encodeEntry, fold, historyOperations, locateAt, nameFromPublicKey, verifySnapshot, writeSnapshot } from '@capdex/registry'
@@ -37,16 +37,14 @@ type Ed25519PrivateKey = Parameters<typeof createRecord>[0]
 
 const ED25519_SPKI_PREFIX = Uint8Array.of(0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00)
 
-/** Deterministic PRNG (mulberry32). */
-function random (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+/** 32 deterministic pseudo-random bytes for a label, so every run sees the same workload. */
+function bytesFor (label: string): Buffer {
+  return hash('sha256', label, 'buffer')
+}
+
+/** A deterministic pseudo-random number in [0, 1) for a label. */
+function fractionFor (label: string): number {
+  return bytesFor(label).readUInt32BE(0) / 0x1_0000_0000
 }
 
 function ms (from: number): number {
@@ -79,11 +77,11 @@ interface DiffResult {
 }
 
 /** The i-th of n provider keys, in ascending order: a 38-byte Ed25519 name whose key bytes are sorted, then random. */
-function providerKey (i: number, n: number, next: () => number): Uint8Array {
+function providerKey (i: number, n: number): Uint8Array {
   const key = new Uint8Array(38)
   key.set([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
   new DataView(key.buffer).setUint32(6, Math.floor(i * 0x1_0000_0000 / n))
-  for (let j = 10; j < 38; j++) key[j] = Math.floor(next() * 256)
+  key.set(bytesFor(`key ${i}`).subarray(0, 28), 10)
   return key
 }
 
@@ -91,8 +89,7 @@ async function benchDiff (): Promise<DiffResult> {
   const n = DIFF_PROVIDERS
   const blocks = memoryBlockStore()
   const writer = prolly({ blocks })
-  const next = random(1)
-  const pool = new Uint8Array(4096).map(() => Math.floor(next() * 256))
+  const pool = new Uint8Array(Buffer.concat(Array.from({ length: 128 }, (_, j) => bytesFor(`pool ${j}`))))
   const manifest = CID.createV1(0x0129, await sha256.digest(pool))
   const value = (i: number, version: number): Uint8Array => {
     const record = pool.slice(i % 3700, i % 3700 + 320)
@@ -102,11 +99,10 @@ async function benchDiff (): Promise<DiffResult> {
   }
   const keys: Uint8Array[] = []
   const changed = new Set<number>()
-  const pick = random(2)
-  while (changed.size < n / 100) changed.add(Math.floor(pick() * n))
+  for (let k = 0; changed.size < n / 100; k++) changed.add(Math.floor(fractionFor(`pick ${k}`) * n))
   function * entries (): Generator<Entry> {
     for (let i = 0; i < n; i++) {
-      const key = providerKey(i, n, next)
+      const key = providerKey(i, n)
       if (changed.has(i)) keys.push(key)
       yield { key, value: value(i, 0) }
     }
@@ -229,7 +225,9 @@ interface Signed {
   publicKey: Uint8Array
 }
 
-function manifestFor (provider: string, i: number, next: () => number): Manifest {
+function manifestFor (provider: string, i: number): Manifest {
+  let draws = 0
+  const next = (): number => fractionFor(`manifest ${i} ${draws++}`)
   const gpu = getGpuModel(['H100', 'A100-80GB', 'L40S', 'RTX4090'][i % 4]!)!
   const count = [1, 2, 4, 8][Math.floor(next() * 4)]!
   return {
@@ -251,9 +249,9 @@ function manifestFor (provider: string, i: number, next: () => number): Manifest
 }
 
 /** Signs a record and keeps the exact V2 payload and signature it produced, for the raw-verify ceiling. */
-async function signedUpdate (key: Ed25519PrivateKey, i: number, next: () => number): Promise<{ update: VerifiedUpdate, signed: Signed }> {
+async function signedUpdate (key: Ed25519PrivateKey, i: number): Promise<{ update: VerifiedUpdate, signed: Signed }> {
   const name = nameFromPublicKey(key.publicKey)
-  const manifest = manifestFor(name, i, next)
+  const manifest = manifestFor(name, i)
   const bytes = encodeManifest(manifest)
   const cid = manifestCid(bytes)
   const calls: Array<{ payload: Uint8Array, signature: Uint8Array }> = []
@@ -297,12 +295,11 @@ async function benchVerify (): Promise<VerifyResult> {
   const n = VERIFY_PROVIDERS
   const blocks = memoryBlockStore()
   const writer = prolly({ blocks })
-  const next = random(3)
   const made = performance.now()
   const updates: VerifiedUpdate[] = []
   const signed: Signed[] = []
   for (let i = 0; i < n; i++) {
-    const { update, signed: s } = await signedUpdate(await generateKeyPair('Ed25519'), i, next)
+    const { update, signed: s } = await signedUpdate(await generateKeyPair('Ed25519'), i)
     updates.push(update)
     signed.push(s)
     if ((i + 1) % 20_000 === 0) process.stderr.write(`verify: signed ${i + 1}/${n} records\n`)

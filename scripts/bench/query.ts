@@ -10,15 +10,16 @@
  * worker threads (minutes) and caches the blocks under `.bench/` keyed by a version string and the sample's fold
  * roots, so later runs load them in seconds. Queries read an in-memory block store loaded from that cache.
  *
- * Usage: `pnpm bench:query [--providers N] [--rounds R] [--build-only]`
+ * Usage: `pnpm bench:query [--providers N] [--rounds R] [--pin-providers N] [--no-pin] [--build-only]`
  */
 
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { decodeManifest, encodeManifest, getGpuModel, manifestCid } from '@capdex/manifest'
+import { bitswapBlockSource, createCapdexNode, exportCar, importCar, initRepo, localBlockSource, openRepo, pinStore } from '@capdex/node'
 import { prolly } from '@capdex/prolly'
 import {
   attrKey, attrPrefix, attrsForManifest, createRecord, decodeEntry, encodeEntry, encodeString, entrySeen,
@@ -26,6 +27,9 @@ import {
   nameToBytes, openSnapshot, parseQuery, query, verifyRecord, writeSnapshot
 } from '@capdex/registry'
 import { privateKeyFromRaw } from '@libp2p/crypto/keys'
+import { CarBlockIterator } from '@ipld/car/iterator'
+import { CarWriter } from '@ipld/car/writer'
+import { MemoryBlockstore } from 'blockstore-core/memory'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import type { GpuClaim, Manifest, ProviderStatus } from '@capdex/manifest'
@@ -522,25 +526,109 @@ function arg (name: string, fallback: number): number {
   return i < 0 ? fallback : Number(process.argv[i + 1])
 }
 
+
+interface PinCarFigures {
+  providers: number
+  blocks: number
+  mib: number
+  pinSeconds: number
+  exportMibs: number
+  rawWriteMibs: number
+  importMibs: number
+  rawIterateMibs: number
+}
+
+async function concatChunks (chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const chunk of chunks) parts.push(chunk)
+  return Buffer.concat(parts)
+}
+
+/**
+ * Pinning a 100,000-provider snapshot from a peer over loopback (two real nodes, bitswap, both repos on disk), and
+ * CAR export / import through the client API against @ipld/car writing and iterating the same blocks, in
+ * alternating rounds. Export reads an in-memory blockstore; import goes into a fresh on-disk repo each round
+ * (blockstore-fs, fsynced), as `capdex snapshot import` does.
+ */
+async function pinAndCarFigures (fold: string, providers: number): Promise<PinCarFigures> {
+  const { store, meta } = await snapshotStore(providers, fold)
+  const root = CID.parse(meta.snapshot)
+  const dir = await mkdtemp(join(tmpdir(), 'capdex-bench-query-'))
+  const memory = new MemoryBlockstore()
+  for (const [key, bytes] of store.blocks) await memory.put(CID.decode(Buffer.from(key, 'latin1')), bytes)
+  const repos: Array<Awaited<ReturnType<typeof openRepo>>> = []
+  const repo = async (name: string): Promise<Awaited<ReturnType<typeof openRepo>>> => {
+    await initRepo(join(dir, name), { network: 'bench' })
+    const opened = await openRepo(join(dir, name))
+    repos.push(opened)
+    return opened
+  }
+  try {
+    // the serving peer holds every block; the pinning peer starts empty
+    const serving = await repo('serving')
+    for (const [key, bytes] of store.blocks) await serving.blockstore.put(CID.decode(Buffer.from(key, 'latin1')), bytes)
+    const pinning = await repo('pinning')
+    const servingNode = await createCapdexNode({ repo: serving }, { network: 'bench' })
+    const pinningNode = await createCapdexNode({ repo: pinning }, { network: 'bench', bootstrap: servingNode.multiaddrs().map(String) })
+    process.stderr.write(`  pinning ${meta.blocks} blocks over loopback…\n`)
+    const pinStart = performance.now()
+    const pin = await pinStore({ repo: pinning }).add(root, { source: bitswapBlockSource({ node: pinningNode }) })
+    const pinSeconds = (performance.now() - pinStart) / 1000
+    await pinningNode.stop()
+    await servingNode.stop()
+
+    const car = await concatChunks(exportCar({ blocks: localBlockSource({ blockstore: memory }) }, root))
+    const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
+    for await (const block of await CarBlockIterator.fromBytes(car)) blocks.push(block)
+    const mib = car.byteLength / 2 ** 20
+    const exports: number[] = []
+    const writes: number[] = []
+    const imports: number[] = []
+    const iterates: number[] = []
+    for (let round = 0; round < 3; round++) {
+      exports.push(await timed(async () => concatChunks(exportCar({ blocks: localBlockSource({ blockstore: memory }) }, root))))
+      writes.push(await timed(async () => {
+        const { writer, out } = CarWriter.create([root])
+        const bytes = concatChunks(out)
+        for (const block of blocks) await writer.put(block)
+        await writer.close()
+        await bytes
+      }))
+      const target = await repo(`import-${round}`)
+      imports.push(await timed(async () => importCar({ repo: target }, car)))
+      iterates.push(await timed(async () => {
+        for await (const block of await CarBlockIterator.fromBytes(car)) if (block.bytes.length < 0) break
+      }))
+    }
+    const rate = (ms: number[]): number => mib / (percentile(ms, 0.5) / 1000)
+    return { providers, blocks: pin.blocks, mib: pin.bytes / 2 ** 20, pinSeconds, exportMibs: rate(exports), rawWriteMibs: rate(writes), importMibs: rate(imports), rawIterateMibs: rate(iterates) }
+  } finally {
+    for (const opened of repos) await opened.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** The n-provider snapshot: loaded from `.bench/` when a run of this version built it already, else built and saved. */
+async function snapshotStore (n: number, fold: string): Promise<{ store: PackStore, meta: Meta, loadSeconds: number }> {
+  const dir = join(CACHE_DIR, `${VERSION}-${n}-${createHash('sha256').update(fold).digest('hex').slice(0, 12)}`)
+  try {
+    const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Meta
+    const start = performance.now()
+    const store = await PackStore.load(dir)
+    return { store, meta, loadSeconds: (performance.now() - start) / 1000 }
+  } catch {
+    process.stderr.write(`building the ${n}-provider snapshot (first run for this version; cached in ${dir.slice(ROOT.length + 1)})…\n`)
+    return { ...await buildSnapshot(n, dir), loadSeconds: Number.NaN }
+  }
+}
+
 async function main (): Promise<void> {
   const n = arg('providers', 1_000_000)
   const rounds = arg('rounds', NAIVE_CHUNKS)
   console.log(`capdex bench:query — ${n.toLocaleString('en')} providers, one process, measured side by side\n`)
 
   const sample = await sampleCheck()
-  const dir = join(CACHE_DIR, `${VERSION}-${n}-${createHash('sha256').update(sample.fold).digest('hex').slice(0, 12)}`)
-  let store: PackStore
-  let meta: Meta
-  let loadSeconds = Number.NaN
-  try {
-    meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Meta
-    const start = performance.now()
-    store = await PackStore.load(dir)
-    loadSeconds = (performance.now() - start) / 1000
-  } catch {
-    console.log(`building the snapshot (first run for this version; cached in ${dir.slice(ROOT.length + 1)})…`)
-    ;({ store, meta } = await buildSnapshot(n, dir))
-  }
+  const { store, meta, loadSeconds } = await snapshotStore(n, sample.fold)
   if (process.argv.includes('--build-only')) return
   const snapshotCid = CID.parse(meta.snapshot)
   console.log(`snapshot ${meta.snapshot}: ${meta.providers.toLocaleString('en')} providers, ${meta.attrKeys.toLocaleString('en')} attrs keys, ${meta.blocks.toLocaleString('en')} blocks, ${fmt(meta.bytes / 2 ** 20, 0)} MiB`)
@@ -606,7 +694,22 @@ async function main (): Promise<void> {
   console.log(`  selective p50 ≤ 5 ms: ${fmt(p50, 2)} ms ${p50 <= 5 ? 'met' : 'MISSED'}`)
   console.log(`  full scan ≤ 2000 ms: ${fmt(fullMs, 0)} ms ${fullMs <= 2000 ? 'met' : 'MISSED'}`)
   console.log(`  selective ≥ 50× naive: ${fmt(ratio, 0)}× ${ratio >= 50 ? 'met' : 'MISSED'}`)
-  console.log('  pin: not measured (client pending)')
+  let pinCar: PinCarFigures | string
+  try {
+    pinCar = process.argv.includes('--no-pin') ? 'skipped (--no-pin)' : await pinAndCarFigures(sample.fold, arg('pin-providers', 100_000))
+  } catch (err) {
+    pinCar = `failed: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`
+  }
+  if (typeof pinCar === 'string') {
+    console.log(`  pin and CAR: not measured (${pinCar})`)
+  } else {
+    const exportRatio = pinCar.exportMibs / pinCar.rawWriteMibs
+    const importRatio = pinCar.importMibs / pinCar.rawIterateMibs
+    console.log(`  CAR export ≥ 0.5 × @ipld/car write: ${fmt(pinCar.exportMibs, 1)} vs ${fmt(pinCar.rawWriteMibs, 1)} MiB/s = ${fmt(exportRatio, 2)} ${exportRatio >= 0.5 ? 'met' : 'MISSED'}`)
+    console.log(`  CAR import ≥ 0.5 × @ipld/car iterate: ${fmt(pinCar.importMibs, 1)} vs ${fmt(pinCar.rawIterateMibs, 1)} MiB/s = ${fmt(importRatio, 2)} ${importRatio >= 0.5 ? 'met' : 'MISSED'}`)
+    console.log(`\npin over loopback (${pinCar.providers.toLocaleString('en')} providers, two nodes, bitswap, on-disk repos): ${pinCar.blocks} blocks, ${fmt(pinCar.mib, 1)} MiB in ${fmt(pinCar.pinSeconds, 1)} s = ${fmt(pinCar.blocks / pinCar.pinSeconds, 0)} blocks/s, ${fmt(pinCar.mib / pinCar.pinSeconds, 2)} MiB/s`)
+    console.log('CAR export reads an in-memory blockstore; import goes into a fresh on-disk repo (blockstore-fs, fsynced) each round')
+  }
   console.log(`\nBENCH query ${JSON.stringify({
     providers: meta.providers,
     selective_p50_ms: Number(p50.toFixed(3)),
@@ -621,7 +724,12 @@ async function main (): Promise<void> {
     selective_vs_naive: Number(ratio.toFixed(0)),
     results_match_naive: sameSelective && sameFull,
     fold_equivalent: sample.equal,
-    pin: null
+    pin: typeof pinCar === 'string'
+      ? null
+      : { providers: pinCar.providers, blocks: pinCar.blocks, mib: Number(pinCar.mib.toFixed(1)), seconds: Number(pinCar.pinSeconds.toFixed(2)), blocks_per_s: Math.round(pinCar.blocks / pinCar.pinSeconds), mib_per_s: Number((pinCar.mib / pinCar.pinSeconds).toFixed(2)) },
+    car: typeof pinCar === 'string'
+      ? null
+      : { export_mib_s: Number(pinCar.exportMibs.toFixed(1)), raw_write_mib_s: Number(pinCar.rawWriteMibs.toFixed(1)), export_ratio: Number((pinCar.exportMibs / pinCar.rawWriteMibs).toFixed(2)), import_mib_s: Number(pinCar.importMibs.toFixed(1)), raw_iterate_mib_s: Number(pinCar.rawIterateMibs.toFixed(1)), import_ratio: Number((pinCar.importMibs / pinCar.rawIterateMibs).toFixed(2)) }
   })}`)
 }
 

@@ -133,3 +133,6 @@ export const DEFAULT_MANIFEST_FETCH_COST = 4
 
 /** Records remembered by an announcement listener for cheap stale checks. */
 export const MAX_KNOWN_RECORDS = 100_000
+
+/** Loopback peers are local processes: they skip the per-host inbound connection rate limit. */
+export const DEFAULT_CONNECTION_ALLOW_LIST: readonly string[] = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']

@@ -20,7 +20,7 @@ import { createHeliaLight } from 'helia'
 import { createLibp2p } from 'libp2p'
 import { BlockHelpers } from './blocks.js'
 import { validationBudget } from './budget.js'
-import { BITSWAP_MESSAGE_OVERHEAD_BYTES, DEFAULT_BOOTSTRAP_DIAL_TIMEOUT_MS, DEFAULT_LISTEN, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT, MAX_BLOCK_BYTES, MAX_PUBSUB_MESSAGE_BYTES, PUBSUB_RPC_OVERHEAD_BYTES, SCORE_THRESHOLDS } from './constants.js'
+import { BITSWAP_MESSAGE_OVERHEAD_BYTES, DEFAULT_BOOTSTRAP_DIAL_TIMEOUT_MS, DEFAULT_CONNECTION_ALLOW_LIST, DEFAULT_LISTEN, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT, MAX_BLOCK_BYTES, MAX_PUBSUB_MESSAGE_BYTES, PUBSUB_RPC_OVERHEAD_BYTES, SCORE_THRESHOLDS } from './constants.js'
 import { InvalidOptionError, NodeStoppedError } from './errors.js'
 import { verifiedBlockstore } from './gateway/verified-blockstore.js'
 import { PubsubHelpers, messageId, messageIdToString } from './pubsub.js'
@@ -81,6 +81,11 @@ export async function createNode (components: CapdexNodeComponents, init: Capdex
     datastore: repo.datastore,
     nodeInfo: { name: 'capdex' },
     addresses: { listen: [...(init.listen ?? DEFAULT_LISTEN)] },
+    connectionManager: {
+      // hosts on the allow list skip the per-host inbound rate limit (5 dials/s by default), which
+      // many processes of one machine dialing a local indexer would otherwise trip
+      allow: [...(init.allowList ?? DEFAULT_CONNECTION_ALLOW_LIST)]
+    },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -64,6 +64,12 @@ export interface CapdexNodeInit {
    * @default false
    */
   allowPublishToZeroTopicPeers?: boolean
+  /**
+   * IP networks (multiaddrs with `/ipcidr/`) exempt from the per-host inbound connection rate limit.
+   *
+   * @default ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128'] (loopback only)
+   */
+  allowList?: string[]
   /** Per-peer token bucket on validation work. */
   validationBudget?: ValidationBudgetInit
   /**

@@ -57,8 +57,8 @@ describe('snapshotDag', () => {
     const own = await all(snapshotDag({ blocks: source }, head!.cid))
     expect(own.some((b) => b.cid.equals(genesis!.cid))).toBe(false)
 
-    const all = await all(snapshotDag({ blocks: source }, head!.cid, { history: true }))
-    const ids = all.map((b) => b.cid.toString())
+    const withHistory = await all(snapshotDag({ blocks: source }, head!.cid, { history: true }))
+    const ids = withHistory.map((b) => b.cid.toString())
     expect(ids).toContain(genesis!.cid.toString())
     expect(new Set(ids).size).toBe(ids.length)
     const genesisDag = await all(snapshotDag({ blocks: source }, genesis!.cid))

@@ -35,6 +35,6 @@ export class BatchIterator<T> implements AsyncIterableIterator<T> {
   async return (): Promise<IteratorResult<T, undefined>> {
     this.finished = true
     this.batch = []
-    return { done: true, value: undefined }
+    return Promise.resolve({ done: true, value: undefined })
   }
 }

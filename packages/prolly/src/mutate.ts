@@ -69,11 +69,8 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
   const chunker = new Chunker(level, ctx.rules, kind)
   const emit = (): void => {
     for (let items = chunker.take(); items !== undefined; items = chunker.take()) {
-      let t0 = performance.now()
       const node = kind.node(level, items)
-      T.node += performance.now() - t0; t0 = performance.now()
       const block = { ...encodeNode(node), node }
-      T.encode += performance.now() - t0
       pending.push(block)
       addedBlocks.push(block)
       added.push({ key: node.keys[0]!, link: block.cid, count: node.count })
@@ -83,18 +80,14 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
   let next = 0
   while (next < ops.length) {
     throwIfAborted(options.signal)
-    let t1 = performance.now()
     let node: TreeNode | undefined = await cursor.seek(ops[next]!.key, level)
-    T.seek += performance.now() - t1
     while (node !== undefined) {
       if (node.keys.length > 0) {
         removed.push({ key: node.keys[0]!, link: cursor.cid, count: node.count })
       }
       // operations below the next node's first key land in this node
       const limit = cursor.nextKey()
-      t1 = performance.now()
       const items = kind.items(node, cursor.cid)
-      T.items += performance.now() - t1
       let index = 0
       for (;;) {
         const op = next < ops.length && (limit === undefined || compareBytes(ops[next]!.key, limit) < 0) ? ops[next]! : undefined
@@ -117,7 +110,6 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
           }
         }
       }
-      T.merge += performance.now() - t1
       emit()
       if (chunker.pending === 0) {
         break
@@ -214,8 +206,6 @@ async function loadNew (ctx: TreeContext, pending: PendingBlock[], cid: CID, opt
 /** Writes the new blocks up to `maxLevel`, children before parents; anything above is the dropped chain. */
 async function writePending (ctx: TreeContext, pending: PendingBlock[], maxLevel: number, options: ProllyOptions): Promise<number> {
   let written = 0
-  const t0 = performance.now()
-  try {
   for (const block of pending) {
     if (block.unchanged !== true && block.node.level <= maxLevel) {
       await ctx.store.put(block, options, block.node)
@@ -223,6 +213,4 @@ async function writePending (ctx: TreeContext, pending: PendingBlock[], maxLevel
     }
   }
   return written
-  } finally { T.write += performance.now() - t0 }
 }
-export const T = { seek: 0, items: 0, merge: 0, node: 0, encode: 0, write: 0 }

@@ -1,7 +1,7 @@
 import { acceptHead, gatewayClient, MissingIndexerError, openRepo, resolveHead, storingBlockSource, trustStore } from '@capdex/node'
 import { contextFor, withNetworkOptions } from '../context.js'
 import { openNodeSession } from '../node-session.js'
-import { parseDuration } from '../output.js'
+import { parseDuration, UsageError } from '../output.js'
 import type { NetworkOptions } from '../context.js'
 import type { Output } from '../output.js'
 import type { CapdexNode, Repo, ResolvedHead, ResolveProgressEvents } from '@capdex/node'
@@ -42,14 +42,10 @@ export async function withRepoOrNode<T> (repoPath: string | undefined, opts: Net
   }
 }
 
-/** `--indexer`, else the indexer used last; remembers the choice. */
+/** `--indexer`, else the indexer used last. */
 export async function chooseIndexer (repo: Pick<Repo, 'datastore'>, indexer: string | undefined, signal: AbortSignal): Promise<string> {
-  const trust = trustStore({ datastore: repo.datastore })
-  if (indexer != null) {
-    await trust.setDefaultIndexer(indexer, { signal })
-    return indexer
-  }
-  const remembered = await trust.defaultIndexer({ signal })
+  if (indexer != null) return indexer
+  const remembered = await trustStore({ datastore: repo.datastore }).defaultIndexer({ signal })
   if (remembered == null) {
     throw new MissingIndexerError('No indexer given and none used before: pass --indexer <k51…> (it is remembered)')
   }
@@ -95,21 +91,25 @@ export async function resolveLatest (repo: Repo, opts: ResolveOptions, out: Outp
   const indexer = await chooseIndexer(repo, opts.indexer, signal)
   const timeoutMs = parseDuration(opts.timeout)
   const onProgress = resolveProgress(out)
+  let head: ResolvedHead
   if (node != null) {
-    return resolveHead({ node, datastore: repo.datastore }, { indexer, timeoutMs, blockTimeoutMs: timeoutMs, signal, onProgress })
+    head = await resolveHead({ node, datastore: repo.datastore }, { indexer, timeoutMs, blockTimeoutMs: timeoutMs, signal, onProgress })
+  } else if (opts.gateway != null) {
+    const gateway = gatewayClient({ url: opts.gateway, timeoutMs })
+    const record = await gateway.record(indexer, { signal })
+    head = await acceptHead({ blocks: storingBlockSource({ blockstore: repo.blockstore }, gateway), datastore: repo.datastore }, record, {
+      network: opts.network ?? repo.config.network,
+      source: 'gateway',
+      from: gateway.url,
+      signal,
+      onProgress
+    })
+  } else {
+    throw new UsageError('Resolving needs the network or --gateway')
   }
-  if (opts.gateway == null) {
-    throw new MissingIndexerError('resolveLatest needs a node or a gateway')
-  }
-  const gateway = gatewayClient({ url: opts.gateway, timeoutMs })
-  const record = await gateway.record(indexer, { signal })
-  return acceptHead({ blocks: storingBlockSource({ blockstore: repo.blockstore }, gateway), datastore: repo.datastore }, record, {
-    network: opts.network ?? repo.config.network,
-    source: 'gateway',
-    from: gateway.url,
-    signal,
-    onProgress
-  })
+  // remembered once it worked: the default of --indexer from now on
+  await trustStore({ datastore: repo.datastore }).setDefaultIndexer(indexer, { signal })
+  return head
 }
 
 export function registerIndex (program: Command, signal: AbortSignal): void {

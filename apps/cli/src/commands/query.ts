@@ -82,7 +82,7 @@ function positiveOrZero (text: string, what: string): number {
 }
 
 /** The snapshot to query: `--at <cid>`, else the trusted head of the indexer used last, else the newest pin. */
-async function defaultSnapshot (repo: Repo, signal: AbortSignal): Promise<CID> {
+export async function defaultSnapshot (repo: Repo, signal: AbortSignal): Promise<CID> {
   const trust = trustStore({ datastore: repo.datastore })
   const indexer = await trust.defaultIndexer({ signal })
   const trusted = indexer == null ? undefined : await trust.get(indexer, { signal })

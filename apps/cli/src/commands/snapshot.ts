@@ -2,30 +2,19 @@ import { randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { CarTooLargeError, DEFAULT_MAX_CAR_BYTES, exportCar, importCar, localBlockSource, openRepo, trustStore } from '@capdex/node'
+import { CarTooLargeError, DEFAULT_MAX_CAR_BYTES, exportCar, importCar, localBlockSource, openRepo } from '@capdex/node'
 import { contextFor } from '../context.js'
 import { UsageError } from '../output.js'
 import { formatBytes, parseCid } from './pin.js'
-import type { Repo } from '@capdex/node'
+import { defaultSnapshot } from './query.js'
 import type { Command } from 'commander'
-import type { CID } from 'multiformats/cid'
-
-/** A snapshot CID, or `latest`: the trusted head of the indexer used last (no network). */
-async function snapshotArg (repo: Repo, text: string, signal: AbortSignal): Promise<CID> {
-  if (text !== 'latest') return parseCid(text)
-  const trust = trustStore({ datastore: repo.datastore })
-  const indexer = await trust.defaultIndexer({ signal })
-  const head = indexer == null ? undefined : await trust.get(indexer, { signal })
-  if (head == null) throw new UsageError('No trusted head yet: run capdex index resolve, or pass a CID')
-  return head.cid
-}
 
 export function registerSnapshot (program: Command, signal: AbortSignal): void {
   const snapshot = program.command('snapshot').description('export and import snapshots as CAR files')
 
   snapshot.command('export')
     .description('write the snapshot DAG (from local blocks) as a CARv1 with the snapshot as its root')
-    .argument('<cid|latest>', 'snapshot CID, or latest: the trusted head')
+    .argument('<cid|latest>', 'snapshot CID, or latest: the trusted head, else the newest pin')
     .argument('<out.car>', 'file to write (replaced atomically)')
     .option('--history', 'include the older snapshots reached through prev')
     .action(async (target: string, file: string, opts: { history?: boolean }, command: Command) => {
@@ -34,7 +23,7 @@ export function registerSnapshot (program: Command, signal: AbortSignal): void {
       const repo = await openRepo(repoPath, { signal })
       const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
       try {
-        const cid = await snapshotArg(repo, target, signal)
+        const cid = target === 'latest' ? await defaultSnapshot(repo, signal) : parseCid(target)
         let blocks = 0
         let bytes = 0
         const handle = await open(tmp, 'wx')

@@ -75,3 +75,6 @@ export const INDEXER_VALIDATION_BUDGET = Object.freeze({ burst: 4096, ratePerSec
 
 /** Buckets (seconds) of the `capdex_fold_seconds` histogram. */
 export const FOLD_SECONDS_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+/** Relaying peers whose gossipsub score `metrics()` reports (the most recent ones). */
+export const MAX_SCORED_PEERS = 64

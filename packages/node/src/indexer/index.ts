@@ -42,7 +42,7 @@ export { formatPrometheus } from './metrics.js'
 export type { IndexerMetrics, HistogramSnapshot } from './metrics.js'
 
 export interface IndexerServiceComponents {
-  node: Pick<CapdexNode, 'network' | 'subscribe' | 'getVerifiedBlock' | 'putBlock' | 'putRecord' | 'getRecord' | 'publish' | 'validationBudget'>
+  node: Pick<CapdexNode, 'network' | 'subscribe' | 'getVerifiedBlock' | 'putBlock' | 'putRecord' | 'getRecord' | 'publish' | 'validationBudget' | 'peerScore'>
   repo: Pick<Repo, 'path' | 'blockstore' | 'getOrCreateKey' | 'syncBlocks'>
   logger?: ComponentLogger
 }

@@ -35,6 +35,8 @@ export interface IndexerMetrics {
   headCount: number | null
   /** entries of the head whose lease runs at the time of the scrape */
   providersLive: number | null
+  /** gossipsub score of the peers that relayed announcements lately (below -80: graylisted), by peer id */
+  peerScores: Record<string, number>
 }
 
 /** A fixed-bucket histogram of seconds. */
@@ -134,7 +136,13 @@ export function formatPrometheus (m: IndexerMetrics): string {
     single('capdex_updates_pending', 'Updates accepted and not yet in a durable head.', 'gauge', m.pending),
     single('capdex_head_height', 'Height of the current head.', 'gauge', m.headHeight),
     single('capdex_head_count', 'Entries (live or expired) in the current head.', 'gauge', m.headCount),
-    single('capdex_providers_live', 'Entries of the current head whose lease is running.', 'gauge', m.providersLive)
+    single('capdex_providers_live', 'Entries of the current head whose lease is running.', 'gauge', m.providersLive),
+    {
+      name: 'capdex_peer_score',
+      help: 'Gossipsub score of peers that relayed announcements lately (graylisted below -80).',
+      type: 'gauge',
+      samples: Object.entries(m.peerScores).sort(([a], [b]) => a.localeCompare(b)).map(([peer, score]) => ['', { peer }, score])
+    }
   ]
   const lines: string[] = []
   for (const family of families) {

@@ -12,7 +12,7 @@ import { DEFAULT_MANIFEST_FETCH_TIMEOUT_MS } from '../constants.js'
 import { fsyncDir } from '../durable.js'
 import { InvalidOptionError } from '../errors.js'
 import { indexBlockStore } from './blocks.js'
-import { DEFAULT_BATCH_MAX, DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
+import { DEFAULT_BATCH_MAX, DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, MAX_SCORED_PEERS, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
 import { CorruptJournalError, HeadUnavailableError, IndexerStateError } from './errors.js'
 import { headStore } from './heads.js'
 import { openJournal } from './journal.js'
@@ -85,6 +85,8 @@ export class DefaultIndexerService implements IndexerService {
   private publishing: Promise<unknown> = Promise.resolve()
   private failures = 0
   private retryAt: number | undefined
+  /** peers that relayed announcements lately, least recent first, for their scores in `metrics()` */
+  private readonly relays = new Map<string, PeerId>()
 
   private readonly counters = {
     accepted: 0,
@@ -275,6 +277,13 @@ export class DefaultIndexerService implements IndexerService {
   private verdict (verdict: 'accept' | 'reject' | 'ignore', reason: string, from: PeerId): void {
     if (verdict === 'reject') increment(this.counters.rejected, reason)
     else if (verdict === 'ignore') increment(this.counters.ignored, reason)
+    const id = from.toString()
+    this.relays.delete(id)
+    this.relays.set(id, from)
+    if (this.relays.size > MAX_SCORED_PEERS) {
+      const oldest = this.relays.keys().next()
+      if (oldest.done !== true) this.relays.delete(oldest.value)
+    }
     this.emit('verdict', { verdict, reason, from })
   }
 
@@ -521,7 +530,8 @@ export class DefaultIndexerService implements IndexerService {
       pending: this.pending.length,
       headHeight: head?.snapshot.height ?? null,
       headCount: head?.snapshot.count ?? null,
-      providersLive: live
+      providersLive: live,
+      peerScores: Object.fromEntries([...this.relays].map(([id, peer]) => [id, this.node.peerScore(peer)]))
     }
   }
 

@@ -101,9 +101,8 @@ function fromFlags (flags: Uint8Array, end: number): LeaseSummary {
     }
     length++
   }
+  // a trailing uncovered run is left out; so is a lone empty covered run
   if (covered) runs.push(length)
-  // drop a trailing uncovered run, and a lone empty covered run
-  if (runs.length % 2 === 0) runs.pop()
   if (runs.length === 1 && runs[0] === 0) runs.pop()
   return { end, runs }
 }

@@ -1,5 +1,5 @@
 import { DEFAULT_MANIFEST_CACHE_SIZE, DEFAULT_RECORD_CACHE_SIZE } from './constants.js'
-import type { CheckedManifest } from './verify-entry.js'
+import type { CheckedManifest, LoadedEntry, VerifiedEntry } from './verify-entry.js'
 import type { VerifiedRecord } from '../records/index.js'
 
 /** A bounded map that forgets the least recently used entry first. */
@@ -66,4 +66,21 @@ export function recordCache (init: LruCacheInit = {}): RecordCache {
 /** A decoded-manifest cache to share between queries; `maxSize` defaults to `DEFAULT_MANIFEST_CACHE_SIZE` (10,000). */
 export function manifestCache (init: LruCacheInit = {}): ManifestCache {
   return new Lru(init.maxSize ?? DEFAULT_MANIFEST_CACHE_SIZE)
+}
+
+/**
+ * Entries already loaded (and verified), keyed by the entry bytes themselves, as the tree engine's
+ * decoded-node cache holds them: while a node stays cached its values are the same objects, so a
+ * repeated query skips the strict decode, the manifest checks and the record lookup. Keys are held
+ * weakly, so an entry is forgotten with its node. Content addressing makes a hit as good as the
+ * checks: the bytes are those of a node that re-hashed to its CID.
+ */
+export interface EntryCache {
+  get(bytes: Uint8Array): { loaded: LoadedEntry, verified?: VerifiedEntry } | undefined
+  set(bytes: Uint8Array, value: { loaded: LoadedEntry, verified?: VerifiedEntry }): void
+}
+
+/** An entry cache to share between queries over one tree engine. */
+export function entryCache (): EntryCache {
+  return new WeakMap()
 }

@@ -14,7 +14,7 @@
 
 import { prolly } from '@capdex/prolly'
 import { blockReader } from '../snapshot/format.js'
-import { manifestCache, recordCache } from './cache.js'
+import { entryCache, manifestCache, recordCache } from './cache.js'
 import { ReadOnlyStoreError } from './errors.js'
 import { executeQuery } from './execute.js'
 import { parseQuery } from './parse.js'
@@ -22,8 +22,8 @@ import type { ExecuteComponents, ExecuteOptions, QueryRun } from './execute.js'
 import type { QuerySnapshot } from './plan.js'
 import type { SnapshotBlocks } from '../snapshot/format.js'
 
-export { manifestCache, recordCache } from './cache.js'
-export type { LruCache, LruCacheInit, ManifestCache, RecordCache } from './cache.js'
+export { entryCache, manifestCache, recordCache } from './cache.js'
+export type { EntryCache, LruCache, LruCacheInit, ManifestCache, RecordCache } from './cache.js'
 export * from './constants.js'
 export * from './errors.js'
 export { executeQuery, parseSort } from './execute.js'
@@ -56,7 +56,7 @@ function engineFor (blocks: SnapshotBlocks): ExecuteComponents {
   if (engine === undefined) {
     const reader = blockReader(blocks)
     const store = { get: reader.get, put: async (): Promise<void> => Promise.reject(new ReadOnlyStoreError()) }
-    engine = { prolly: prolly({ blocks: store }), blocks: reader, recordCache: recordCache(), manifestCache: manifestCache() }
+    engine = { prolly: prolly({ blocks: store }), blocks: reader, recordCache: recordCache(), manifestCache: manifestCache(), entryCache: entryCache() }
     ENGINES.set(blocks, engine)
   }
   return engine

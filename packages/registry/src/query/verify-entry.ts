@@ -7,7 +7,7 @@ import { decodeEntry, entryUptime } from '../entries/entry.js'
 import { nameFromBytes, nameToBytes, verifyRecord } from '../records/index.js'
 import { ForgedEntryError } from './errors.js'
 import { fieldValues } from './match.js'
-import type { ManifestCache, RecordCache } from './cache.js'
+import type { EntryCache, ManifestCache, RecordCache } from './cache.js'
 import type { RejectReason } from './errors.js'
 import type { FieldValues } from './match.js'
 import type { ProviderEntry } from '../entries/entry.js'
@@ -24,6 +24,8 @@ export interface VerifyEntryComponents {
   recordCache?: RecordCache
   /** checked manifests by CID; without one every manifest block is fetched, re-hashed and decoded */
   manifestCache?: ManifestCache
+  /** loaded and verified entries by their bytes' identity (see `EntryCache`) */
+  entryCache?: EntryCache
 }
 
 /** A manifest block that re-hashed to its CID and decoded strictly, with what queries derive from it. */
@@ -40,6 +42,8 @@ export interface LoadedEntry extends CheckedManifest {
   /** the provider's canonical IPNS name (`k51…`): the entry's key, and the manifest's `provider` */
   provider: string
   entry: ProviderEntry
+  /** the entry bytes it was loaded from, when known: they key the entry cache */
+  bytes?: Uint8Array
 }
 
 /** A providers-tree entry whose record, manifest block and schema all checked out. */
@@ -61,7 +65,17 @@ const DEFAULT_VERIFIER: Pick<RecordVerifier, 'verifyRecord'> = { verifyRecord }
  * whose provider is the entry's key. Queries run it on every candidate and verify the record only
  * for those that match.
  */
-export async function loadEntry (components: Pick<VerifyEntryComponents, 'blocks' | 'manifestCache'>, key: Uint8Array, value: Uint8Array, options: AbortOptions = {}): Promise<LoadedEntry> {
+export async function loadEntry (components: Pick<VerifyEntryComponents, 'blocks' | 'manifestCache' | 'entryCache'>, key: Uint8Array, value: Uint8Array, options: AbortOptions = {}): Promise<LoadedEntry> {
+  const hit = components.entryCache?.get(value)
+  if (hit !== undefined && equals(hit.loaded.providerKey, key)) {
+    return hit.loaded
+  }
+  const loaded = await loadFresh(components, key, value, options)
+  components.entryCache?.set(value, { loaded })
+  return loaded
+}
+
+async function loadFresh (components: Pick<VerifyEntryComponents, 'blocks' | 'manifestCache'>, key: Uint8Array, value: Uint8Array, options: AbortOptions): Promise<LoadedEntry> {
   let entry: ProviderEntry
   try {
     entry = decodeEntry(value)
@@ -75,7 +89,7 @@ export async function loadEntry (components: Pick<VerifyEntryComponents, 'blocks
   // `uptime` comes from the entry's lease summary, not the (shared, cached) manifest
   const uptime = entryUptime(entry)
   const fields = uptime === undefined ? checked.fields : new Map(checked.fields).set('uptime', [uptime])
-  return { ...checked, fields, provider: checked.manifest.provider, entry }
+  return { ...checked, fields, provider: checked.manifest.provider, entry, bytes: value }
 }
 
 /**
@@ -84,11 +98,17 @@ export async function loadEntry (components: Pick<VerifyEntryComponents, 'blocks
  */
 export async function verifyLoadedEntry (components: VerifyEntryComponents, loaded: LoadedEntry, options: AbortOptions = {}): Promise<VerifiedEntry> {
   const { provider, entry } = loaded
+  const cached = loaded.bytes === undefined ? undefined : components.entryCache?.get(loaded.bytes)
+  if (cached?.loaded === loaded && cached.verified !== undefined) {
+    return cached.verified
+  }
   const record = await verifiedRecord(components, provider, entry.record, options)
   if (record.valueCid?.equals(entry.manifest) !== true) {
     throw forged(loaded.providerKey, 'manifest-cid-mismatch', `record value ${record.value} is not /ipfs/${entry.manifest.toString()}`)
   }
-  return { provider, providerKey: loaded.providerKey, manifest: loaded.manifest, manifestCid: entry.manifest, record, seen: entry.seen }
+  const verified = { provider, providerKey: loaded.providerKey, manifest: loaded.manifest, manifestCid: entry.manifest, record, seen: entry.seen }
+  if (cached?.loaded === loaded && loaded.bytes !== undefined) components.entryCache?.set(loaded.bytes, { loaded, verified })
+  return verified
 }
 
 /**

@@ -1,0 +1,88 @@
+import { hash } from 'node:crypto'
+import fc from 'fast-check'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { describe, expect, it } from 'vitest'
+import { BatchIterator } from '../src/batches.js'
+import { NodeCache } from '../src/cache.js'
+import { leafNode } from '../src/codec.js'
+import { SaltedHash32 } from '../src/hash.js'
+import { memoryBlockStore, prolly } from '../src/index.js'
+import { collect, sequentialEntries } from './fixtures.js'
+
+const cidWith = (digest: Uint8Array): CID => CID.createV1(0x71, Digest.create(0x12, digest))
+
+describe('SaltedHash32', () => {
+  it('equals the first four bytes of node:crypto sha256(salt ‖ data), across the one-block limit', () => {
+    const hasher = new SaltedHash32()
+    fc.assert(fc.property(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 130 }), (salt, data) => {
+      const expected = hash('sha256', Buffer.concat([Uint8Array.of(salt), data]), 'buffer').readUInt32BE(0)
+      expect(hasher.digest(salt, data)).toBe(expected)
+    }), { numRuns: 500 })
+    for (let length = 0; length <= 70; length++) {
+      const data = new Uint8Array(length).fill(0xa5)
+      expect(hasher.digest(3, data)).toBe(hash('sha256', Buffer.concat([Uint8Array.of(3), data]), 'buffer').readUInt32BE(0))
+    }
+  })
+})
+
+describe('NodeCache', () => {
+  const node = leafNode([], [])
+
+  it('treats a CID that shares the 30-bit slot but not the digest as a miss', () => {
+    const cache = new NodeCache(4)
+    const first = new Uint8Array(32).fill(1)
+    const second = Uint8Array.from(first)
+    second[31] = 2
+    cache.set(cidWith(first), node)
+    expect(cache.get(cidWith(first))).toBe(node)
+    expect(cache.get(cidWith(second))).toBeUndefined()
+  })
+
+  it('holds at most its capacity, giving recently read entries a second chance', () => {
+    const cache = new NodeCache(3)
+    const cids = Array.from({ length: 5 }, (_, i) => cidWith(new Uint8Array(32).fill(i * 16 + 1)))
+    cache.set(cids[0]!, node)
+    cache.set(cids[1]!, node)
+    cache.set(cids[2]!, node)
+    cache.get(cids[0]!)
+    cache.set(cids[3]!, node)
+    // cids[0] was read, so cids[1] went instead
+    expect(cache.get(cids[0]!)).toBe(node)
+    expect(cache.get(cids[1]!)).toBeUndefined()
+    cache.set(cids[4]!, node)
+    expect(cids.filter((cid) => cache.get(cid) !== undefined)).toHaveLength(3)
+    const disabled = new NodeCache(0)
+    disabled.set(cids[0]!, node)
+    expect(disabled.get(cids[0]!)).toBeUndefined()
+  })
+})
+
+describe('BatchIterator', () => {
+  it('hands out every batch in order and stops reading when the consumer breaks off', async () => {
+    let fills = 0
+    const batches = [[1, 2], [3], [4, 5]]
+    const iterator = new BatchIterator(async () => Promise.resolve(batches[fills++]))
+    const seen: number[] = []
+    for await (const item of iterator) {
+      seen.push(item)
+      if (item === 3) {
+        break
+      }
+    }
+    expect(seen).toEqual([1, 2, 3])
+    expect(fills).toBe(2)
+    expect(await iterator.next()).toEqual({ done: true, value: undefined })
+  })
+
+  it('lets a range be abandoned midway without reading further leaves', async () => {
+    const tree = prolly({ blocks: memoryBlockStore() }, { targetFanout: 8, cacheSize: 0 })
+    const root = await tree.build(sequentialEntries(2000))
+    tree.resetStats()
+    for await (const _entry of tree.range(root)) {
+      break
+    }
+    expect(tree.stats.blocksRead).toBe(await tree.depth(root))
+    expect(await collect(tree.range(root, { limit: 3 }))).toHaveLength(3)
+  })
+})
