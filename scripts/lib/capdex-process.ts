@@ -17,11 +17,16 @@ export interface RunResult {
   stderr: string
 }
 
-function spawnCapdex (args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--conditions=capdex-source', '--import', 'tsx', BIN, ...args], {
+/** Runs a TypeScript file of this repo (from source, through tsx) in a new Node process. */
+function spawnScript (script: string, args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ['--conditions=capdex-source', '--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env }
   })
+}
+
+function spawnCapdex (args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
+  return spawnScript(BIN, args, env)
 }
 
 /** Runs a capdex command to completion. */
@@ -48,7 +53,15 @@ export interface LongRunning {
 
 /** Starts a long-running capdex command (e.g. `provider listen --json`) and reads its JSON lines. */
 export function startCapdex (args: string[], env: Record<string, string>): LongRunning {
-  const child = spawnCapdex(args, env)
+  return longRunning(spawnCapdex(args, env), ['capdex', ...args])
+}
+
+/** Starts a long-running TypeScript script of this repo (e.g. `scripts/lib/head-watcher.ts`) and reads its JSON lines. */
+export function startScript (script: string, args: string[], env: Record<string, string> = {}): LongRunning {
+  return longRunning(spawnScript(script, args, env), [script, ...args])
+}
+
+function longRunning (child: ChildProcessWithoutNullStreams, args: string[]): LongRunning {
   child.stdin.end()
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
@@ -71,9 +84,9 @@ export function startCapdex (args: string[], env: Record<string, string>): LongR
           const value = lines[cursor++] as T
           if (predicate(value)) return value
         }
-        if (child.exitCode != null) throw new Error(`capdex ${args.join(' ')} exited (${child.exitCode}) before the expected line; stdout:\n${rawLines.join('\n')}\nstderr:\n${stderr}`)
+        if (child.exitCode != null) throw new Error(`${args.join(' ')} exited (${child.exitCode}) before the expected line; stdout:\n${rawLines.join('\n')}\nstderr:\n${stderr}`)
         const remaining = deadline - Date.now()
-        if (remaining <= 0) throw new Error(`timed out waiting for a line from capdex ${args.join(' ')}; stderr:\n${stderr}`)
+        if (remaining <= 0) throw new Error(`timed out waiting for a line from ${args.join(' ')}; stderr:\n${stderr}`)
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, remaining)
           waiters.push(() => { clearTimeout(timer); resolve() })

@@ -10,6 +10,9 @@ export const DEFAULT_MAX_NODE_BYTES = 65_536
 /** Default number of decoded nodes kept in memory. */
 export const DEFAULT_CACHE_SIZE = 4096
 
+/** By default every block read from the store is re-hashed against its CID. */
+export const DEFAULT_VERIFY_BLOCKS = true
+
 /** Smallest fan-out that still makes every level shrink. */
 export const MIN_TARGET_FANOUT = 2
 
@@ -42,3 +45,9 @@ export const LINK_BYTES = 41
 
 /** Boundary hashes are read as unsigned 32-bit numbers. */
 export const HASH_SPACE = 0x1_0000_0000
+
+/**
+ * Leaves a range read keeps in the decoded-node cache. Past these it is a scan: its leaves are read without being
+ * cached, so one long scan neither evicts the working set of point reads nor keeps thousands of nodes alive.
+ */
+export const SCAN_CACHED_LEAVES = 4

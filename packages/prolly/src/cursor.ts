@@ -19,6 +19,8 @@ export type SeekTarget = Uint8Array | 'first' | 'last'
  * only as far as the nearest ancestor with a sibling in that direction, so a sequential walk loads each node once.
  */
 export class Cursor {
+  /** whether leaves reached by moving sideways go into the decoded-node cache */
+  cacheLeaves = true
   private path: Frame[] = []
   private current: TreeNode
   private currentCid: CID
@@ -105,7 +107,8 @@ export class Cursor {
     frame.index += direction
     for (;;) {
       const cid = frame.node.links[frame.index]!
-      const child = this.store.cachedChild(frame.node, frame.index) ?? await this.store.child(frame.node, frame.index, this.options)
+      const child = this.store.cachedChild(frame.node, frame.index) ??
+        await this.store.child(frame.node, frame.index, this.options, this.cacheLeaves || frame.node.level > 1)
       if (this.path.length === depth || child.leaf) {
         this.current = child
         this.currentCid = cid

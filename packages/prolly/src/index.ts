@@ -169,6 +169,14 @@ export interface ProllyInit {
    * @default 4096
    */
   cacheSize?: number
+  /**
+   * Re-hash every block read from the store and reject one that does not match its CID (InvalidBlockError).
+   * `verify` and `walk` always re-hash. Turning this off saves a sha2-256 per block read, for a store that already
+   * guarantees it (helia checks blocks as they arrive from the network).
+   *
+   * @default true
+   */
+  verifyBlocks?: boolean
 }
 
 export { memoryBlockStore, fromHeliaBlockstore } from './blockstores.js'

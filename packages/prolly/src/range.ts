@@ -1,4 +1,5 @@
 import { BatchIterator } from './batches.js'
+import { SCAN_CACHED_LEAVES } from './constants.js'
 import { Cursor } from './cursor.js'
 import { InvalidKeyError } from './errors.js'
 import { compareBytes, lowerBound, prefixEnd, validateBound } from './keys.js'
@@ -15,6 +16,7 @@ class RangeReader {
   private readonly reverse: boolean
   private left: number
   private cursor: Cursor | undefined
+  private leaves = 0
   private done = false
 
   constructor (private readonly ctx: TreeContext, private readonly root: CID, private readonly options: RangeOptions) {
@@ -29,6 +31,9 @@ class RangeReader {
 
   async next (): Promise<Entry[] | undefined> {
     while (!this.done) {
+      if (++this.leaves > SCAN_CACHED_LEAVES && this.cursor !== undefined) {
+        this.cursor.cacheLeaves = false
+      }
       const batch = this.reverse ? await this.backward() : await this.forward()
       if (batch.length > 0) {
         return batch

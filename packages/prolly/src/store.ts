@@ -9,6 +9,8 @@ export interface NodeStoreInit {
   blocks: BlockStore
   cacheSize: number
   maxNodeBytes: number
+  /** re-hash blocks on ordinary reads (verify always does) */
+  verifyBlocks: boolean
   stats: ProllyStats
 }
 
@@ -56,17 +58,19 @@ export class NodeStore {
   private readonly blocks: BlockStore
   private readonly cache: NodeCache
   private readonly maxNodeBytes: number
+  private readonly verifyBlocks: boolean
   private readonly stats: ProllyStats
 
   constructor (init: NodeStoreInit) {
     this.blocks = init.blocks
     this.cache = new NodeCache(init.cacheSize)
     this.maxNodeBytes = init.maxNodeBytes
+    this.verifyBlocks = init.verifyBlocks
     this.stats = init.stats
   }
 
-  /** The block's bytes straight from the store, checked against the CID. */
-  async fetch (cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
+  /** The block's bytes straight from the store, checked against the CID unless `check` is off. */
+  async fetch (cid: CID, options: AbortOptions = {}, check = this.verifyBlocks): Promise<Uint8Array> {
     if (!isNodeCid(cid)) {
       throw new InvalidNodeError(cid, 'link', 'nodes must be CIDv1 dag-cbor sha2-256')
     }
@@ -85,7 +89,7 @@ export class NodeStore {
       throw err
     }
     this.stats.blocksRead++
-    if (!hashMatches(cid, bytes)) {
+    if (check && !hashMatches(cid, bytes)) {
       throw new InvalidBlockError(cid)
     }
     return bytes
@@ -118,20 +122,22 @@ export class NodeStore {
     return node
   }
 
-  /** A decoded node, from the cache when it is there. */
-  async load (cid: CID, options: AbortOptions = {}): Promise<TreeNode> {
+  /** A decoded node, from the cache when it is there; `remember` false keeps a node read from the store out of it. */
+  async load (cid: CID, options: AbortOptions = {}, remember = true): Promise<TreeNode> {
     const cached = this.cached(cid)
     if (cached !== undefined) {
       return cached
     }
     const node = this.decode(cid, await this.fetch(cid, options))
-    this.cache.set(cid, node)
+    if (remember) {
+      this.cache.set(cid, node)
+    }
     return node
   }
 
   /** Loads a node that a parent claims is at `level`. */
-  async loadAt (cid: CID, level: number, options: AbortOptions = {}): Promise<TreeNode> {
-    const node = await this.load(cid, options)
+  async loadAt (cid: CID, level: number, options: AbortOptions = {}, remember = true): Promise<TreeNode> {
+    const node = await this.load(cid, options, remember)
     if (node.level !== level) {
       throw levelError(cid, node.level, level)
     }
@@ -139,8 +145,8 @@ export class NodeStore {
   }
 
   /** The `index`th child of a branch, checked to sit one level below it. */
-  async child (parent: BranchNode, index: number, options: AbortOptions = {}): Promise<TreeNode> {
-    return this.cachedChild(parent, index) ?? this.loadAt(parent.links[index]!, parent.level - 1, options)
+  async child (parent: BranchNode, index: number, options: AbortOptions = {}, remember = true): Promise<TreeNode> {
+    return this.cachedChild(parent, index) ?? this.loadAt(parent.links[index]!, parent.level - 1, options, remember)
   }
 
   /**

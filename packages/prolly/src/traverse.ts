@@ -25,7 +25,7 @@ export interface Visit {
 
 /**
  * Every block of a tree in depth-first, left-to-right order, so each level is seen left to right. Blocks are
- * re-fetched and re-hashed rather than served from the cache. The children of each branch are fetched
+ * re-fetched and re-hashed (whatever `verifyBlocks` says) rather than served from the cache. The children of each branch are fetched
  * concurrently ahead of use, which matters on a network block store; whatever is still in flight is aborted when
  * the walk ends, by error or by the consumer stopping. A block linked twice fails: a valid tree never repeats one,
  * and refusing keeps a hostile DAG of shared subtrees from costing exponential work.
@@ -44,7 +44,7 @@ export async function * traverse (ctx: TreeContext, root: CID, options: AbortOpt
         throw new InvalidNodeError(cid, 'order', 'the block is linked more than once')
       }
       seen.add(key)
-      const bytes = await (prefetched.get(key) ?? ctx.store.fetch(cid, { signal }))
+      const bytes = await (prefetched.get(key) ?? ctx.store.fetch(cid, { signal }, true))
       prefetched.delete(key)
       const node = ctx.store.decode(cid, bytes)
       if (claim !== undefined && node.level !== claim.level) {
@@ -57,7 +57,7 @@ export async function * traverse (ctx: TreeContext, root: CID, options: AbortOpt
         for (const link of node.links) {
           const linkKey = cidKey(link)
           if (!seen.has(linkKey) && !prefetched.has(linkKey)) {
-            const fetching = ctx.store.fetch(link, { signal })
+            const fetching = ctx.store.fetch(link, { signal }, true)
             // a prefetch that fails is reported when (and if) its block is reached
             fetching.catch(() => {})
             prefetched.set(linkKey, fetching)

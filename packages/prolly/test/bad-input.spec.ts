@@ -59,6 +59,21 @@ describe('bad blocks', () => {
     })
   })
 
+  it('leaves the hash to verify and walk when verifyBlocks is off', async () => {
+    const { blocks, tree } = setup()
+    const entries = sequentialEntries(500)
+    const root = await tree.build(entries)
+    const [leafBlock] = (await collect(tree.walk(root))).filter((block) => block.level === 0)
+    // same length, one value byte changed: still a well-formed node
+    const tampered = Uint8Array.from(leafBlock!.bytes)
+    tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 1
+    await blocks.put(leafBlock!.cid, tampered)
+    const trusting = prolly({ blocks }, { targetFanout: FANOUT, verifyBlocks: false })
+    expect(await trusting.get(root, entries[0]!.key)).toBeDefined()
+    expect((await caught(async () => trusting.verify(root))).name).toBe('InvalidBlockError')
+    expect((await caught(async () => collect(trusting.walk(root)))).name).toBe('InvalidBlockError')
+  })
+
   it('fails fast on a missing block when the store is offline, naming it', async () => {
     const { blocks, tree } = setup()
     const missing = absentCid()
