@@ -17,6 +17,27 @@ function recordKey (name: string): Key {
   return new Key(`${IPNS_RECORD_PREFIX}/${name}`)
 }
 
+/**
+ * Reads a request line: bytes up to the first newline. The request is delimited in-band rather
+ * than by the client closing its write side, so it never depends on the close reaching the handler.
+ */
+async function readLine (stream: Stream, max: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let length = 0
+  for await (const chunk of stream) {
+    const bytes = chunk.subarray()
+    const newline = bytes.indexOf(0x0a)
+    const part = newline === -1 ? bytes : bytes.subarray(0, newline)
+    length += part.byteLength
+    if (length > max) {
+      throw new RecordProtocolError(`IPNS record protocol message is larger than ${max} bytes`)
+    }
+    parts.push(part)
+    if (newline !== -1) return concatBytes(parts, length)
+  }
+  throw new RecordProtocolError('IPNS record request ended before its newline')
+}
+
 /** Reads a stream to its end, failing past `max` bytes. */
 async function readAll (stream: Stream, max: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
@@ -42,9 +63,9 @@ export interface RecordStoreComponents {
  * The newest IPNS record per name, in the datastore under `/capdex/ipns/<name>`, served to
  * peers over `/capdex/ipns-record/1.0.0`.
  *
- * Wire format: the client opens a stream, writes the name (UTF-8, at most 256 bytes) and
- * closes its write side; the server answers one status byte (0 found, 1 not found), then the
- * record bytes (at most 10 KiB) when found, and closes. Both sides give up after 10 s.
+ * Wire format: the client opens a stream and writes the name (UTF-8, at most 256 bytes) and a
+ * newline; the server answers one status byte (0 found, 1 not found), then the record bytes (at
+ * most 10 KiB) when found, and closes. Both sides give up after 10 s.
  */
 export class RecordStore {
   private readonly datastore: Datastore
@@ -122,7 +143,7 @@ export class RecordStore {
     const onAbort = (): void => { stream.abort(new RecordFetchTimeoutError('IPNS record request timed out')) }
     signal.addEventListener('abort', onAbort, { once: true })
     try {
-      const request = await readAll(stream, MAX_RECORD_REQUEST_BYTES)
+      const request = await readLine(stream, MAX_RECORD_REQUEST_BYTES)
       let name: string
       try {
         name = new TextDecoder('utf-8', { fatal: true }).decode(request)
@@ -162,9 +183,10 @@ export class RecordStore {
     signal.addEventListener('abort', onAbort, { once: true })
     try {
       stream = await this.libp2p.dialProtocol(peer, IPNS_RECORD_PROTOCOL, { signal })
-      stream.send(request)
-      await stream.close({ signal })
+      stream.send(Uint8Array.from([...request, 0x0a]))
+      // the server answers once it has the line and then closes; read that before closing our side
       response = await readAll(stream, 1 + RECORD_MAX_SIZE)
+      await stream.close({ signal })
     } catch (err) {
       if (timeout.aborted && options.signal?.aborted !== true) {
         throw new RecordFetchTimeoutError(`No IPNS record for ${name} from ${peer.toString()} within ${timeoutMs} ms`)

@@ -1,3 +1,4 @@
+import { equalBytes } from './keys.js'
 import type { TreeNode } from './codec.js'
 import type { CID } from 'multiformats/cid'
 
@@ -14,18 +15,6 @@ interface CacheEntry {
   used: boolean
 }
 
-function sameDigest (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) {
-    return false
-  }
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) {
-      return false
-    }
-  }
-  return true
-}
-
 /**
  * Decoded nodes by CID, bounded by node count (0 disables it). Lookups allocate nothing: the Map key is 30 bits of
  * the sha2-256 digest (a small integer) and a hit is confirmed against the whole digest, so a colliding CID is just
@@ -40,7 +29,7 @@ export class NodeCache {
   get (cid: CID): TreeNode | undefined {
     const digest = cid.multihash.digest
     const entry = this.entries.get(slot(digest))
-    if (entry === undefined || !sameDigest(entry.digest, digest)) {
+    if (entry === undefined || !equalBytes(entry.digest, digest)) {
       return undefined
     }
     entry.used = true

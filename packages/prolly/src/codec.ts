@@ -16,7 +16,7 @@ import { Digest } from 'multiformats/hashes/digest'
 import { DAG_CBOR_CODE, LINK_BYTES, MAX_COUNT, MAX_KEY_BYTES, MAX_LEVEL, SHA2_256_BYTES, SHA2_256_CODE } from './constants.js'
 import { InvalidNodeError } from './errors.js'
 import { sha256 } from './hash.js'
-import { compareBytes } from './keys.js'
+import { compareBytes, equalBytes } from './keys.js'
 import type { InvalidNodeReason } from './errors.js'
 
 export interface LeafNode {
@@ -160,14 +160,7 @@ export function isNodeCid (cid: CID): boolean {
 
 /** Whether `bytes` hash to `cid` (which must already have the node CID shape). */
 export function hashMatches (cid: CID, bytes: Uint8Array): boolean {
-  const expected = cid.multihash.digest
-  const actual = sha256(bytes)
-  for (let i = 0; i < SHA2_256_BYTES; i++) {
-    if (expected[i] !== actual[i]) {
-      return false
-    }
-  }
-  return true
+  return equalBytes(cid.multihash.digest, sha256(bytes))
 }
 
 /** Encoded size of a CBOR head carrying `value`. */

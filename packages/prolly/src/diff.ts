@@ -77,29 +77,25 @@ export async function * diff (ctx: TreeContext, a: CID, b: CID, options: AbortOp
       return
     }
     const order = left === undefined ? 1 : right === undefined ? -1 : compareBytes(left.key, right.key)
-    if (order < 0) {
-      const item = left!
-      if (isSubtree(item)) {
-        await before.open(item)
-      } else {
-        before.pop()
-        yield { key: item.key, before: item.value }
-      }
-    } else if (order > 0) {
-      const item = right!
-      if (isSubtree(item)) {
-        await after.open(item)
-      } else {
-        after.pop()
-        yield { key: item.key, after: item.value }
-      }
-    } else {
-      const change = await step(before, after, left!, right!)
-      if (change !== undefined) {
-        yield change
-      }
+    const change = order < 0
+      ? await advance(before, left!, (entry) => ({ key: entry.key, before: entry.value }))
+      : order > 0
+        ? await advance(after, right!, (entry) => ({ key: entry.key, after: entry.value }))
+        : await step(before, after, left!, right!)
+    if (change !== undefined) {
+      yield change
     }
   }
+}
+
+/** The head of one side sorts first: open it if it is a subtree, else it is a change on its own. */
+async function advance (side: Side, item: Item, change: (entry: Leaf) => DiffEntry): Promise<DiffEntry | undefined> {
+  if (isSubtree(item)) {
+    await side.open(item)
+    return undefined
+  }
+  side.pop()
+  return change(item)
 }
 
 /**

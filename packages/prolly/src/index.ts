@@ -41,10 +41,19 @@
  *
  * ## Trust
  *
- * Every block read from the store is hashed and checked against its CID; nodes are decoded strictly. `verify`
- * additionally checks levels, counts, global order and that every chunk boundary is the canonical one, so a tree
- * that a buggy or hostile writer produced fails. Errors are named classes (see `errors.ts`) that name the CID.
- * Bytes returned by `get`, `range` and `diff` may be shared with the cache: treat them as read-only.
+ * Every block read from the store is hashed and checked against its CID (unless `verifyBlocks` is off); nodes are
+ * decoded strictly and over-size blocks are refused before decoding. `verify` additionally checks levels, counts,
+ * global order and that every chunk boundary is the canonical one, so a tree that a buggy or hostile writer
+ * produced fails. `mutate` trusts its input tree to be canonical (as `build` and `mutate` make them): on a tree
+ * that is not, its result is not either, and `verify` says so. Errors are named classes (see `errors.ts`) that name
+ * the CID. Bytes returned by `get`, `range` and `diff` may be shared with the cache: treat them as read-only.
+ *
+ * ## Costs
+ *
+ * A point read touches one node per level; warm reads come from the decoded-node cache without a store round trip.
+ * A range read caches its first few leaves and then reads as a scan, leaving the cache to point reads. An update
+ * rewrites one node per level on the path to each changed key; inserts and deletes re-chunk only until the new
+ * boundaries meet the old ones again.
  */
 
 import type { CID } from 'multiformats/cid'
@@ -123,7 +132,10 @@ export interface ProllyStats {
 }
 
 export interface Prolly {
-  /** Builds a tree from entries sorted strictly ascending by key, streaming: memory stays O(depth × node size). */
+  /**
+   * Builds a tree from entries sorted strictly ascending by key, streaming: memory stays O(depth × node size).
+   * Keys and values are kept by reference (in cached nodes): do not modify them afterwards. Same for `mutate`.
+   */
   build(sortedEntries: Iterable<Entry> | AsyncIterable<Entry>, options?: ProllyOptions): Promise<CID>
   /** The root of the tree that holds no entries. */
   empty(options?: AbortOptions): Promise<CID>

@@ -53,13 +53,14 @@ export function validateValue (value: unknown): Uint8Array {
   return value
 }
 
-/** Index of the first key >= `key` (keys.length when none). */
-export function lowerBound (keys: readonly Uint8Array[], key: Uint8Array): number {
+/** Index of the first key above `key` (`orEqual`: at or above it), or keys.length when there is none. */
+function bound (keys: readonly Uint8Array[], key: Uint8Array, orEqual: boolean): number {
   let low = 0
   let high = keys.length
+  const limit = orEqual ? 0 : 1
   while (low < high) {
     const mid = (low + high) >>> 1
-    if (compareBytes(keys[mid]!, key) < 0) {
+    if (compareBytes(keys[mid]!, key) < limit) {
       low = mid + 1
     } else {
       high = mid
@@ -68,19 +69,14 @@ export function lowerBound (keys: readonly Uint8Array[], key: Uint8Array): numbe
   return low
 }
 
+/** Index of the first key >= `key` (keys.length when none). */
+export function lowerBound (keys: readonly Uint8Array[], key: Uint8Array): number {
+  return bound(keys, key, true)
+}
+
 /** Index of the child whose subtree would hold `key`: the last first-key <= key, or 0. */
 export function childIndex (firstKeys: readonly Uint8Array[], key: Uint8Array): number {
-  let low = 0
-  let high = firstKeys.length
-  while (low < high) {
-    const mid = (low + high) >>> 1
-    if (compareBytes(firstKeys[mid]!, key) <= 0) {
-      low = mid + 1
-    } else {
-      high = mid
-    }
-  }
-  return low === 0 ? 0 : low - 1
+  return Math.max(0, bound(firstKeys, key, false) - 1)
 }
 
 /** Smallest key greater than every key that starts with `prefix`, or undefined when there is none (all 0xff). */

@@ -70,7 +70,9 @@ describe('query over a random snapshot', () => {
     fc.record({ field: fc.constant('status'), op: fc.constantFrom('=', '!='), values: fc.tuple(fc.constantFrom(...STATUSES)) }),
     fc.record({ field: fc.constant('attested-by'), op: fc.constantFrom('=', '!='), values: fc.tuple(fc.constantFrom(...ATTESTERS.map(String))) }),
     fc.record({ field: fc.constant('attested-by'), op: fc.constant('~'), values: fc.tuple(fc.constantFrom('bag*', '*')) }),
-    fc.record({ field: fc.constant('provider'), op: fc.constant('~'), values: fc.tuple(fc.constantFrom('k51*', 'k51qzi5uqu5d?*', 'x*')) })
+    fc.record({ field: fc.constant('provider'), op: fc.constant('~'), values: fc.tuple(fc.constantFrom('k51*', 'k51qzi5uqu5d?*', 'x*')) }),
+    // from each entry's lease summary, not its manifest
+    fc.record({ field: fc.constant('uptime'), op: fc.constantFrom('=', '!=', '<', '>='), values: fc.tuple(fc.constantFrom(0, 0.01, 0.5)) })
   )
 
   it('returns exactly what a naive filter over every manifest returns, in provider-key order', async () => {

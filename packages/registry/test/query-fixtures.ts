@@ -5,7 +5,7 @@ import { memoryBlockStore, prolly } from '@capdex/prolly'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { compare } from 'uint8arrays/compare'
-import { pricePerGpuHour } from '../src/entries/index.js'
+import { decodeEntry, entryUptime, pricePerGpuHour } from '../src/entries/index.js'
 import { createRecord, nameFromPublicKey, nameToBytes, verifyRecord } from '../src/records/index.js'
 import { fold } from '../src/snapshot/index.js'
 import type { GpuClaim, Manifest, PricingClaim, ProviderStatus } from '@capdex/manifest'
@@ -47,6 +47,8 @@ export interface Provider {
   manifestCid: CID
   record: Uint8Array
   spec: ProviderSpec
+  /** the `uptime` its entry implies, once folded (`entryUptime`) */
+  uptime?: number
 }
 
 export function gpuClaim (model: string, count: number): GpuClaim {
@@ -128,6 +130,11 @@ export async function buildFixture (providers: Provider[], blocks: BlockStore = 
     seen: NOW
   })))
   const { cid, snapshot } = await fold({ prolly: tree, blocks }, null, updates, { now: NOW, network: 'test', indexer: providers[0]?.name ?? 'k51' })
+  for (const p of providers) {
+    const value = await tree.get(snapshot.providers, p.providerKey)
+    const uptime = value === undefined ? undefined : entryUptime(decodeEntry(value))
+    if (uptime !== undefined) p.uptime = uptime
+  }
   return { blocks, prolly: tree, providers, opened: { cid, snapshot } }
 }
 
@@ -154,6 +161,7 @@ export function naiveValues (p: Provider, field: string): Array<string | number>
     case 'mem': return [m.memory.totalMiB / 1024]
     case 'uplink': return [m.network.uplinkMbps]
     case 'provider': return [p.name]
+    case 'uptime': return p.uptime === undefined ? [] : [p.uptime]
     case 'attested-by': return m.attestations.map((a) => a.toString().toLowerCase())
     default: throw new Error(`no naive field ${field}`)
   }

@@ -1,0 +1,373 @@
+/**
+ * `pnpm bench:fold`: verified updates per second folded into a 100,000- and a 1,000,000-provider
+ * index, against the single-core Ed25519 verify ceiling (node:crypto, the same records' signed
+ * payloads) measured in the same run. Then the same with verification spread over worker threads.
+ * Ends with a line `BENCH fold {json}`.
+ *
+ * The pipeline per update is the indexer's: `verifyAnnouncement` (decode, record checks, inline
+ * manifest hash, Ed25519 signature, expiry), the manifest hash against the record value and its
+ * strict decode, then `fold` in batches of 1,000 (the indexer's `batchMax`) over the previous head.
+ * Not included: gossipsub, the journal's fsync and the fsync of the fold's blocks (I/O, measured by
+ * `bench:freshness` end to end). Blocks live in memory.
+ *
+ * Each index is built directly with prolly `build` from sorted entries. The providers the measured
+ * batches update (5,000 by default) are real: Ed25519 keys, signed V1+V2 records, manifests in the
+ * block store. The rest are filler: a valid entry of the same size with placeholder record bytes
+ * and a manifest CID that is never read (a fold reads only the entries it updates), and their full
+ * set of attribute keys. A sample check folds the real providers from genesis with `fold` and
+ * requires the same roots as the direct build.
+ *
+ * Variants: `as indexer` is fold as the indexer calls it: it re-verifies each stored record it
+ * replaces (its default `readRecord`), a second signature check per update. `cached` passes a
+ * `readRecord` that takes the stored record from the records this process verified before (the
+ * announcement listener keeps 100,000 of them), and verifies only on a miss. `workers` verifies
+ * the announcements in 2 worker threads, the next batch while the current one folds.
+ *
+ * Times are wall-clock on a shared machine; CPU time of the process is printed beside them.
+ *
+ * Usage: `pnpm bench:fold [--sizes 100000,1000000] [--batches 5]`
+ */
+/* eslint-disable no-console */
+import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto'
+import { loadavg } from 'node:os'
+import { parseArgs } from 'node:util'
+import { decodeManifest, encodeManifest, manifestCid } from '@capdex/manifest'
+import { memoryBlockStore, prolly } from '@capdex/prolly'
+import {
+  attrKeysForManifest, createRecord, encodeAnnouncement, encodeEntry, entrySeen, entryUptime, fold, leaseEnd, leaseMarks,
+  mergeLease, nameFromPublicKey, nameToBytes, verifyAnnouncement, verifyRecord, writeSnapshot
+} from '@capdex/registry'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { seededRandom, simulatedKey, simulatedManifest } from '../lib/simulated-providers.js'
+import { verifiedRecordOf, verifyPool } from '../lib/verify-pool.js'
+import type { Manifest } from '@capdex/manifest'
+import type { BlockStore, Prolly } from '@capdex/prolly'
+import type { RecordReader, Snapshot, VerifiedRecord, VerifiedUpdate } from '@capdex/registry'
+import type { VerifyPool } from '../lib/verify-pool.js'
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '100000,1000000' },
+    batches: { type: 'string', default: '5' },
+    seed: { type: 'string', default: 'bench-fold-v1' }
+  },
+  strict: true
+})
+const SIZES = values.sizes.split(',').map(Number)
+const BATCH = 1000
+const BATCHES = Number(values.batches)
+const LIVE = BATCH * BATCHES
+const SEED = values.seed
+const NOW = Date.parse('2025-06-01T12:00:00Z')
+const LEASE_MS = 10 * 60_000
+const NETWORK = 'bench'
+const DAG_JSON = 0x0129
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+/** identity multihash of a protobuf Ed25519 public key: the first 6 of a name's 38 bytes */
+const NAME_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20)
+const RANK_BITS = 2 ** 21
+const EMPTY = new Uint8Array(0)
+
+type Ed25519PrivateKey = ReturnType<typeof simulatedKey>
+
+// ---- providers ---------------------------------------------------------------------------------
+
+interface LiveProvider {
+  key: Ed25519PrivateKey
+  name: string
+  providerKey: Uint8Array
+  manifest: Manifest
+  manifestBytes: Uint8Array
+  cid: CID
+  record: VerifiedRecord
+  entry: Uint8Array
+  uptime: number | undefined
+}
+
+interface Signed { payload: Uint8Array, signature: Uint8Array, publicKey: Uint8Array }
+
+/** createRecord with the V2 payload and signature it produced captured, for the raw-verify ceiling. */
+async function signRecord (key: Ed25519PrivateKey, cid: CID, sequence: bigint, now: number): Promise<{ bytes: Uint8Array, signed: Signed }> {
+  const calls: Signed[] = []
+  const capturing = Object.assign(Object.create(key) as Ed25519PrivateKey, {
+    sign: async (payload: Uint8Array) => {
+      const signature = await key.sign(payload)
+      calls.push({ payload, signature, publicKey: key.publicKey.raw })
+      return signature
+    }
+  })
+  const bytes = await createRecord(capturing, cid, sequence, { lifetimeMs: LEASE_MS, now })
+  // createRecord signs the V2 payload ("ipns-signature:" ‖ data) first
+  return { bytes, signed: calls[0]! }
+}
+
+function leaseOf (validity: number, seen: number): { lease: ReturnType<typeof mergeLease>, uptime: number | undefined } {
+  const marks = leaseMarks(validity, seen)
+  const lease = mergeLease(undefined, leaseEnd(validity), marks === undefined ? [] : [marks])
+  return { lease, uptime: entryUptime({ lease }) }
+}
+
+async function liveProvider (i: number, store: BlockStore): Promise<LiveProvider> {
+  const key = simulatedKey(SEED, i)
+  const name = nameFromPublicKey(key.publicKey)
+  const issued = NOW - 5 * 60_000
+  const manifest = simulatedManifest(name, seededRandom(i + 1), issued)
+  const manifestBytes = encodeManifest(manifest)
+  const cid = manifestCid(manifestBytes)
+  await store.put(cid, manifestBytes)
+  const { bytes } = await signRecord(key, cid, 1n, issued)
+  const record = await verifyRecord(name, bytes, { now: issued })
+  const { lease, uptime } = leaseOf(record.validity.getTime(), entrySeen(manifest))
+  const entry = encodeEntry({ record: bytes, manifest: cid, seen: entrySeen(manifest), lease })
+  return { key, name, providerKey: nameToBytes(name), manifest, manifestBytes, cid, record, entry, uptime }
+}
+
+interface Filler {
+  providerKey: Uint8Array
+  entry: Uint8Array
+  manifest: Manifest
+  validity: number
+  uptime: number | undefined
+}
+
+/** Provider i of the filler: the same every run; its record bytes are a placeholder of a real record's size. */
+function filler (i: number, recordBytes: number): Filler {
+  const rand = seededRandom(i * 2654435761 + 7)
+  const providerKey = new Uint8Array(38)
+  providerKey.set(NAME_PREFIX)
+  for (let j = 6; j < 38; j++) providerKey[j] = Math.floor(rand() * 256)
+  const issued = NOW - Math.floor(rand() * 9 * 60_000)
+  const validity = issued + LEASE_MS
+  // the manifest's provider field is never read back: the name is the key's
+  const manifest = simulatedManifest('k51qzi5uqu5dfiller', rand, issued)
+  const record = new Uint8Array(recordBytes)
+  for (let j = 0; j < recordBytes; j++) record[j] = Math.floor(rand() * 256)
+  const { lease, uptime } = leaseOf(validity, issued)
+  const cid = CID.createV1(DAG_JSON, Digest.create(0x12, createHash('sha256').update(providerKey).digest()))
+  return { providerKey, entry: encodeEntry({ record, manifest: cid, seen: issued, lease }), manifest, validity, uptime }
+}
+
+// ---- the index, built directly ----------------------------------------------------------------
+
+interface Built { snapshot: Snapshot, cid: CID, attrKeys: number, seconds: number }
+
+/**
+ * Both trees from providers 0…n-1 (`at(i)` may be called several times per i): providers sorted by
+ * key; each attribute family's keys sorted through (value rank, provider rank) packed in a float64.
+ */
+async function buildIndex (store: BlockStore, n: number, at: (i: number) => { providerKey: Uint8Array, entry: Uint8Array, manifest: Manifest, validity: number, uptime: number | undefined }): Promise<Built> {
+  if (n >= RANK_BITS) throw new RangeError('too many providers for the rank packing')
+  const started = performance.now()
+  const tree = prolly({ blocks: store })
+  const keys = Array.from({ length: n }, (_, i) => at(i).providerKey)
+  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => Buffer.compare(keys[a]!, keys[b]!))
+  const rank = new Uint32Array(n)
+  order.forEach((i, r) => { rank[i] = r })
+  const providers = await tree.build((function * () {
+    for (const i of order) yield { key: keys[i]!, value: at(i).entry }
+  })())
+
+  // family prefix (latin1) → distinct value parts and packed (value ordinal, provider rank)
+  const families = new Map<string, { values: Map<string, number>, packed: number[] }>()
+  for (let i = 0; i < n; i++) {
+    const p = at(i)
+    for (const key of attrKeysForManifest(p.manifest, { validity: new Date(p.validity), uptime: p.uptime }, p.providerKey)) {
+      const cut = key.indexOf(0)
+      const prefix = Buffer.from(key.buffer, key.byteOffset, cut + 1).toString('latin1')
+      const value = Buffer.from(key.buffer, key.byteOffset + cut + 1, key.length - cut - 1 - 38).toString('latin1')
+      let family = families.get(prefix)
+      if (family === undefined) families.set(prefix, family = { values: new Map(), packed: [] })
+      let ordinal = family.values.get(value)
+      if (ordinal === undefined) family.values.set(value, ordinal = family.values.size)
+      family.packed.push(ordinal * RANK_BITS + rank[i]!)
+    }
+  }
+  let attrKeys = 0
+  const sortedKeys = Array.from(order, (i) => keys[i]!)
+  const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1')
+  const attrs = await tree.build((function * () {
+    for (const prefix of [...families.keys()].sort((a, b) => Buffer.compare(latin1(a), latin1(b)))) {
+      const { values: distinct, packed } = families.get(prefix)!
+      const sortedValues = [...distinct.keys()].sort((a, b) => Buffer.compare(latin1(a), latin1(b)))
+      const valueRank = new Uint32Array(distinct.size)
+      sortedValues.forEach((v, r) => { valueRank[distinct.get(v)!] = r })
+      const remapped = Float64Array.from(packed, (x) => valueRank[Math.floor(x / RANK_BITS)]! * RANK_BITS + (x % RANK_BITS)).sort()
+      const head = latin1(prefix)
+      for (const x of remapped) {
+        attrKeys++
+        yield { key: Buffer.concat([head, latin1(sortedValues[Math.floor(x / RANK_BITS)]!), sortedKeys[x % RANK_BITS]!]), value: EMPTY }
+      }
+    }
+  })())
+  const snapshot: Snapshot = { v: 1, network: NETWORK, height: 0, time: NOW, prev: null, providers, attrs, count: n, indexer: 'k51qzi5uqu5dbenchfoldindexer', history: await tree.empty() }
+  const { cid } = await writeSnapshot(snapshot, store)
+  return { snapshot, cid, attrKeys, seconds: (performance.now() - started) / 1000 }
+}
+
+// ---- measuring ------------------------------------------------------------------------------------
+
+interface Update { announcement: Uint8Array, signed: Signed, name: string }
+
+interface RunResult {
+  updatesPerSecond: number
+  cpuUpdatesPerSecond: number
+  seconds: number
+  blocksPerFold: number
+  changed: number
+}
+
+function cpuSeconds (since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since)
+  return (d.user + d.system) / 1e6
+}
+
+/** node:crypto Ed25519 verifications per second of the same signed payloads, keys imported once. */
+function ceiling (signed: Signed[]): number {
+  const keys = signed.map((s) => createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, s.publicKey]), format: 'der', type: 'spki' }))
+  const start = performance.now()
+  for (let i = 0; i < signed.length; i++) {
+    const s = signed[i]!
+    if (!cryptoVerify(null, s.payload, keys[i]!, s.signature)) throw new Error('a payload does not verify')
+  }
+  return signed.length / ((performance.now() - start) / 1000)
+}
+
+/** The listener's checks after the record verified: the manifest hash against the record value, then its strict decode. */
+function toUpdate (record: VerifiedRecord, manifestBytes: Uint8Array | undefined): VerifiedUpdate {
+  const cid = record.valueCid
+  if (manifestBytes === undefined || cid === undefined || !manifestCid(manifestBytes).equals(cid)) throw new Error('manifest does not match the record')
+  const manifest = decodeManifest(manifestBytes)
+  if (manifest.provider !== record.name) throw new Error('manifest names another provider')
+  return { record, manifest, manifestCid: cid, seen: NOW, manifestBytes }
+}
+
+async function run (store: BlockStore, base: Built, batches: Update[][], options: { pool?: VerifyPool, readRecord?: RecordReader }): Promise<RunResult> {
+  // a fresh engine: its decoded-node cache starts cold in every variant
+  const tree: Prolly = prolly({ blocks: store })
+  const components = { prolly: tree, blocks: store, ...(options.readRecord !== undefined ? { readRecord: options.readRecord } : {}) }
+  let head: { snapshot: Snapshot, cid: CID } = { snapshot: base.snapshot, cid: base.cid }
+  let written = 0
+  let changed = 0
+  let updates = 0
+  const verifyBatch = async (batch: Update[]): Promise<VerifiedUpdate[]> => {
+    if (options.pool === undefined) {
+      const out: VerifiedUpdate[] = []
+      for (const u of batch) {
+        const { record, manifestBytes } = await verifyAnnouncement(u.announcement, { now: NOW })
+        out.push(toUpdate(record, manifestBytes))
+      }
+      return out
+    }
+    const verdicts = await options.pool.verify(batch.map((u) => u.announcement), { now: NOW })
+    return verdicts.map((v) => {
+      if (!v.ok) throw new Error(`an update did not verify: ${v.error}`)
+      return toUpdate(verifiedRecordOf(v), v.manifest)
+    })
+  }
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  let next = verifyBatch(batches[0]!)
+  for (let b = 0; b < batches.length; b++) {
+    const verified = await next
+    // with workers, the next batch verifies while this one folds
+    if (b + 1 < batches.length) next = verifyBatch(batches[b + 1]!)
+    const result = await fold(components, head, verified, { now: NOW + b + 1, network: NETWORK, indexer: base.snapshot.indexer })
+    head = { snapshot: result.snapshot, cid: result.cid }
+    written += result.written
+    changed += result.changed
+    updates += verified.length
+  }
+  const seconds = (performance.now() - start) / 1000
+  return { updatesPerSecond: updates / seconds, cpuUpdatesPerSecond: updates / cpuSeconds(cpu), seconds, blocksPerFold: written / batches.length, changed }
+}
+
+// ---- main -------------------------------------------------------------------------------------------
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const mib = (bytes: number): number => Math.round(bytes / 1048576)
+
+async function sampleCheck (live: LiveProvider[]): Promise<boolean> {
+  const folded = memoryBlockStore()
+  const updates = live.map((p) => ({ record: p.record, manifest: p.manifest, manifestCid: p.cid, seen: NOW, manifestBytes: p.manifestBytes }))
+  const viaFold = await fold({ prolly: prolly({ blocks: folded }), blocks: folded }, null, updates, { now: NOW, network: NETWORK, indexer: 'k51qzi5uqu5dbenchfoldindexer' })
+  const direct = await buildIndex(memoryBlockStore(), live.length, (i) => ({ ...live[i]!, validity: live[i]!.record.validity.getTime() }))
+  return direct.snapshot.providers.equals(viaFold.snapshot.providers) && direct.snapshot.attrs.equals(viaFold.snapshot.attrs)
+}
+
+console.log(`bench:fold: ${SIZES.map((n) => fmt(n)).join(' and ')} providers, ${BATCHES} batches of ${fmt(BATCH)} signed updates each, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+const prepStart = performance.now()
+const store = memoryBlockStore()
+const live: LiveProvider[] = []
+for (let i = 0; i < LIVE; i++) live.push(await liveProvider(i, store))
+const sampleOk = await sampleCheck(live.slice(0, 200))
+if (!sampleOk) throw new Error('sample check failed: the direct build does not give fold\'s roots')
+
+// the measured updates: 70% heartbeats (same manifest, seq 2), 30% changed manifests
+const updates: Update[] = []
+for (const [i, p] of live.entries()) {
+  const rand = seededRandom(1_000_000 + i)
+  let manifestBytes = p.manifestBytes
+  let cid = p.cid
+  if (rand() < 0.3) {
+    const changed: Manifest = { ...p.manifest, issuedAt: new Date(NOW - 60_000).toISOString(), prev: p.cid, status: p.manifest.status === 'available' ? 'busy' : 'available' }
+    manifestBytes = encodeManifest(changed)
+    cid = manifestCid(manifestBytes)
+  }
+  const { bytes, signed } = await signRecord(p.key, cid, 2n, NOW - 60_000)
+  updates.push({ announcement: encodeAnnouncement({ record: bytes, manifest: manifestBytes }), signed, name: p.name })
+}
+const batches = Array.from({ length: BATCHES }, (_, b) => updates.slice(b * BATCH, (b + 1) * BATCH))
+const known = new Map(live.map((p) => [p.name, p.record]))
+const cachedReader: RecordReader = async (name, bytes, options) => {
+  const hit = known.get(name)
+  if (hit !== undefined && Buffer.compare(hit.bytes, bytes) === 0) return hit
+  return verifyRecord(name, bytes, { allowExpired: true, ...options })
+}
+console.log(`prepared ${fmt(LIVE)} signed providers and their updates in ${fmt((performance.now() - prepStart) / 1000, 1)} s (sample check: direct build = fold: ${sampleOk})`)
+
+const recordBytes = live[0]!.record.bytes.length
+const pool = verifyPool({ workers: 2 })
+const results: Array<Record<string, unknown>> = []
+try {
+  for (const n of SIZES) {
+    const base = await buildIndex(store, n, (i) => i < LIVE ? { ...live[i]!, validity: live[i]!.record.validity.getTime() } : filler(i, recordBytes))
+    const rssBuilt = process.memoryUsage.rss()
+    console.log(`\n${fmt(n)} providers: built in ${fmt(base.seconds, 1)} s (${fmt(base.attrKeys)} attribute keys), RSS ${mib(rssBuilt)} MiB`)
+    const ceilingBefore = ceiling(updates.map((u) => u.signed))
+    const asIndexer = await run(store, base, batches, {})
+    const cached = await run(store, base, batches, { readRecord: cachedReader })
+    const workers = await run(store, base, batches, { pool })
+    const workersCached = await run(store, base, batches, { pool, readRecord: cachedReader })
+    const ceilingAfter = ceiling(updates.map((u) => u.signed))
+    const verifyCeiling = Math.max(ceilingBefore, ceilingAfter)
+    const rss = process.memoryUsage.rss()
+    const rows: Array<[string, RunResult]> = [['as indexer (1 core)', asIndexer], ['cached stored records (1 core)', cached], ['as indexer + 2 verify workers', workers], ['cached + 2 verify workers', workersCached]]
+    console.log(`  Ed25519 verify ceiling (node:crypto, 1 core): ${fmt(verifyCeiling)} verifies/s (before ${fmt(ceilingBefore)}, after ${fmt(ceilingAfter)})`)
+    for (const [label, r] of rows) {
+      console.log(`  ${label.padEnd(32)} ${fmt(r.updatesPerSecond).padStart(7)} updates/s (${fmt((100 * r.updatesPerSecond) / verifyCeiling, 0)}% of ceiling; CPU-time rate ${fmt(r.cpuUpdatesPerSecond)}/s), ${fmt(r.blocksPerFold, 1)} blocks written per fold`)
+    }
+    console.log(`  workers vs 1 core: ${fmt(workers.updatesPerSecond / asIndexer.updatesPerSecond, 2)}× as indexer, ${fmt(workersCached.updatesPerSecond / cached.updatesPerSecond, 2)}× cached; RSS ${mib(rss)} MiB`)
+    results.push({
+      providers: n,
+      verifyCeiling: Math.round(verifyCeiling),
+      singleCore: Math.round(asIndexer.updatesPerSecond),
+      singleCoreVsCeiling: Math.round((1000 * asIndexer.updatesPerSecond) / verifyCeiling) / 1000,
+      singleCoreCached: Math.round(cached.updatesPerSecond),
+      singleCoreCachedVsCeiling: Math.round((1000 * cached.updatesPerSecond) / verifyCeiling) / 1000,
+      workers: Math.round(workers.updatesPerSecond),
+      workersVsSingleCore: Math.round((100 * workers.updatesPerSecond) / asIndexer.updatesPerSecond) / 100,
+      workersCached: Math.round(workersCached.updatesPerSecond),
+      workersCachedVsSingleCore: Math.round((100 * workersCached.updatesPerSecond) / cached.updatesPerSecond) / 100,
+      blocksPerFold: Math.round(asIndexer.blocksPerFold * 10) / 10,
+      batch: BATCH,
+      batches: BATCHES,
+      buildSeconds: Math.round(base.seconds),
+      rssMiB: mib(rss)
+    })
+  }
+} finally {
+  await pool.close()
+}
+console.log('\ntargets: single core ≥ 60% of the verify ceiling; 2 verify workers ≥ 1.5× the single-core figure')
+console.log(`BENCH fold ${JSON.stringify({ sizes: results, loadavg: Math.round(loadavg()[0]! * 10) / 10 })}`)
