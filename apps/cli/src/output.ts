@@ -107,6 +107,13 @@ export function parseDuration (text: string): number {
   return Math.round(n * factor)
 }
 
+/** Parses a positive integer option value, naming the option when it is not one. */
+export function parsePositiveInteger (text: string, option: string): number {
+  const n = Number(text)
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${option} must be a positive integer, got '${text}'`)
+  return n
+}
+
 export class UsageError extends Error {
   static override name = 'UsageError'
   override name = 'UsageError'

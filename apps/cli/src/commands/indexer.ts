@@ -1,7 +1,7 @@
 import { httpGateway, INDEXER_VALIDATION_BUDGET, indexerService, parseHostPort } from '@capdex/node'
 import { contextFor, withNetworkOptions } from '../context.js'
 import { openNodeSession, untilAborted } from '../node-session.js'
-import { parseDuration, UsageError } from '../output.js'
+import { parseDuration, parsePositiveInteger } from '../output.js'
 import type { NetworkOptions } from '../context.js'
 import type { HttpGateway, IndexerHeadEvent, IndexerService } from '@capdex/node'
 import type { Command } from 'commander'
@@ -11,12 +11,6 @@ interface RunOptions extends NetworkOptions {
   batchMs: string
   batchMax: string
   manifestTimeout: string
-}
-
-function positiveInteger (text: string, option: string): number {
-  const n = Number(text)
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${option} must be a positive integer, got '${text}'`)
-  return n
 }
 
 function headJson (h: IndexerHeadEvent): Record<string, unknown> {
@@ -34,8 +28,8 @@ export function registerIndexer (program: Command, signal: AbortSignal): void {
     .option('--manifest-timeout <duration>', 'bound on fetching a manifest that was not inlined', '10s')
     .action(async (opts: RunOptions, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
-      const batchMs = positiveInteger(opts.batchMs, '--batch-ms')
-      const batchMax = positiveInteger(opts.batchMax, '--batch-max')
+      const batchMs = parsePositiveInteger(opts.batchMs, '--batch-ms')
+      const batchMax = parsePositiveInteger(opts.batchMax, '--batch-max')
       const manifestTimeoutMs = parseDuration(opts.manifestTimeout)
       const address = opts.http != null ? parseHostPort(opts.http) : undefined
 

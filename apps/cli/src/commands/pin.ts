@@ -1,7 +1,7 @@
 import { bitswapBlockSource, gatewayClient, openRepo, pinStore } from '@capdex/node'
 import { CID } from 'multiformats/cid'
 import { contextFor } from '../context.js'
-import { formatTable, parseDuration, UsageError } from '../output.js'
+import { formatTable, parseDuration, parsePositiveInteger, UsageError } from '../output.js'
 import { describeHead, resolveLatest, withRepoOrNode, withResolveOptions } from './index-cmd.js'
 import type { ResolveOptions } from './index-cmd.js'
 import type { Output } from '../output.js'
@@ -55,12 +55,6 @@ interface PinOptions extends ResolveOptions {
   concurrency?: string
 }
 
-function positiveInteger (text: string, what: string): number {
-  const n = Number(text)
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${what} must be a positive integer, got '${text}'`)
-  return n
-}
-
 async function pinWith (repo: Repo, target: string, opts: PinOptions, out: Output, signal: AbortSignal, node: CapdexNode | undefined): Promise<void> {
   const timeoutMs = parseDuration(opts.timeout)
   let cid: CID
@@ -84,7 +78,7 @@ async function pinWith (repo: Repo, target: string, opts: PinOptions, out: Outpu
     history: opts.history === true,
     signal,
     onProgress: pinProgress(out),
-    ...(opts.concurrency != null ? { concurrency: positiveInteger(opts.concurrency, '--concurrency') } : {})
+    ...(opts.concurrency != null ? { concurrency: parsePositiveInteger(opts.concurrency, '--concurrency') } : {})
   })
   out.progressDone()
   out.result(pinJson(pin, { event: 'pinned' }), () => `pinned ${pin.cid.toString()}: ${pin.blocks} blocks, ${formatBytes(pin.bytes)}, every block hash checked${pin.history ? ', with history' : ''}`)

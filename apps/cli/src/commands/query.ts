@@ -41,7 +41,8 @@ function row (result: QueryResult, now: number): Record<string, string | number>
     gpu: [...new Set(m.gpus.map((g) => g.model))].join(',') || '-',
     gpus: m.gpus.reduce((n, g) => n + g.count, 0),
     vram: [...new Set(m.gpus.map((g) => `${Math.round(g.vramMiB / 1024)}G`))].join(',') || '-',
-    price: price === undefined ? '-' : `$${price.toFixed(2)}/gpu-h`,
+    // GPU-less providers are priced per instance-hour
+    price: price === undefined ? '-' : `$${price.toFixed(2)}/${m.gpus.length === 0 ? 'h' : 'gpu-h'}`,
     region: m.location.region || '-',
     country: m.location.country,
     status: m.status,
