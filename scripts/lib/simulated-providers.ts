@@ -19,7 +19,7 @@ import type { CapdexNode } from '@capdex/node'
 import type { CID } from 'multiformats/cid'
 
 export interface SimulatedProvidersComponents {
-  node: Pick<CapdexNode, 'network' | 'publish'>
+  node: Pick<CapdexNode, 'network' | 'publish' | 'publishAndAwaitPeer'>
 }
 
 export interface SimulatedProvidersInit {
@@ -103,6 +103,13 @@ export interface SimulatedPublish {
   recipients: number
 }
 
+export interface HeartbeatOptions {
+  /** @default false */
+  awaitPeer?: boolean
+  /** @default 10000 */
+  timeoutMs?: number
+}
+
 export interface SimulatedProvidersStats {
   keys: number
   published: number
@@ -128,8 +135,11 @@ export interface SimulatedProviders {
   start(): void
   /** Stops scheduling and waits for the announcement in flight. */
   stop(): Promise<void>
-  /** Signs and announces key `index` now, out of schedule (seq+1). */
-  heartbeat(index: number): Promise<SimulatedPublish>
+  /**
+   * Signs and announces key `index` now, out of schedule (seq+1). With `awaitPeer`, waits (up to
+   * `timeoutMs`, default 10 s) until a subscribed peer can be sent it, as `capdex provider publish` does.
+   */
+  heartbeat(index: number, options?: HeartbeatOptions): Promise<SimulatedPublish>
   /** The last sequence signed for key `index` (0n before the first). */
   sequence(index: number): bigint
   /** Told of every announcement sent or attempted. */
@@ -349,7 +359,7 @@ class DefaultSimulatedProviders implements SimulatedProviders {
     return { keys: this.keys.length, silent: this.keys.filter((k) => k.silentUntil > now).length, ...this.counts }
   }
 
-  async heartbeat (index: number): Promise<SimulatedPublish> {
+  async heartbeat (index: number, options: HeartbeatOptions = {}): Promise<SimulatedPublish> {
     const k = this.key(index)
     const now = this.now()
     if (k.manifest === undefined || k.cid === undefined || k.manifestBytes === undefined || this.rand() < this.changeRate) {
@@ -367,7 +377,10 @@ class DefaultSimulatedProviders implements SimulatedProviders {
     const published: SimulatedPublish = { index, name: k.name, sequence: k.sequence, manifestCid: k.cid, announcement, at: Date.now(), recipients: 0 }
     this.counts.published++
     try {
-      published.recipients = (await this.node.publish(this.topic, announcement)).recipients.length
+      const result = options.awaitPeer === true
+        ? await this.node.publishAndAwaitPeer(this.topic, announcement, { timeoutMs: options.timeoutMs ?? 10_000 })
+        : await this.node.publish(this.topic, announcement)
+      published.recipients = result.recipients.length
       this.counts.delivered++
     } catch (err) {
       if ((err as Error).name === 'NoPeersError') this.counts.unheard++

@@ -29,7 +29,10 @@ const ONE_BLOCK_BYTES = 55
  * nothing and costs about half a native call for inputs this short; longer ones go to node:crypto.
  */
 export class SaltedHash32 {
-  /** message schedule, reused across calls */
+  /** the one padded message block, and a big-endian view of it */
+  private readonly block = new Uint8Array(64)
+  private readonly view = new DataView(this.block.buffer)
+  /** message schedule */
   private readonly w = new Int32Array(64)
 
   digest (salt: number, data: Uint8Array): number {
@@ -41,15 +44,16 @@ export class SaltedHash32 {
       const digest = sha256(salted)
       return ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) >>> 0
     }
+    const block = this.block
+    block.fill(0)
+    block[0] = salt
+    block.set(data, 1)
+    block[length] = 0x80
+    this.view.setUint32(60, length * 8)
     const w = this.w
-    w.fill(0, 0, 16)
-    w[0] = salt << 24
-    for (let i = 0; i < data.length; i++) {
-      const at = i + 1
-      w[at >> 2] = w[at >> 2]! | (data[i]! << (24 - 8 * (at & 3)))
+    for (let i = 0; i < 16; i++) {
+      w[i] = this.view.getInt32(i * 4)
     }
-    w[length >> 2] = w[length >> 2]! | (0x80 << (24 - 8 * (length & 3)))
-    w[15] = length * 8
     for (let i = 16; i < 64; i++) {
       const w15 = w[i - 15]!
       const w2 = w[i - 2]!
