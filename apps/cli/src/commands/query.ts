@@ -101,6 +101,7 @@ async function openAt (repo: Repo, blocks: BlockSource, opts: QueryOptions, sign
   const pins = pinStore({ repo })
   const open = async (cid: CID): Promise<IndexView> => openIndex({ blocks, pins }, cid, { offline, signal })
   if (opts.at == null) return open(await defaultSnapshot(repo, signal))
+  // a CID names its snapshot outright; a height or a time is looked up in the default head's history
   let cid: CID | undefined
   try {
     cid = CID.parse(opts.at.trim())
@@ -108,12 +109,9 @@ async function openAt (repo: Repo, blocks: BlockSource, opts: QueryOptions, sign
     cid = undefined
   }
   if (cid != null) return open(cid)
-  // not a CID: a time, looked up in the history of the default snapshot
-  const time = /^\d+$/.test(opts.at) ? Number(opts.at) : Date.parse(opts.at)
-  if (!Number.isFinite(time)) throw new UsageError(`--at '${opts.at}' is neither a CID nor a time (ISO 8601 or ms since the epoch)`)
   const head = await open(await defaultSnapshot(repo, signal))
-  const hit = await head.atTime(time, { signal })
-  out.info(`snapshot at ${new Date(time).toISOString()}: ${hit.cid.toString()} (height ${hit.height}, ${new Date(hit.time).toISOString()})`)
+  const hit = await head.locate(opts.at, { signal })
+  out.info(`snapshot at ${opts.at}: ${hit.cid.toString()} (height ${hit.height}, ${new Date(hit.time).toISOString()})`)
   return hit.cid.equals(head.cid) ? head : open(hit.cid)
 }
 
@@ -162,7 +160,7 @@ export function registerQuery (program: Command, signal: AbortSignal): void {
   withNetworkOptions(program.command('query'))
     .description('query a snapshot locally; every returned entry is verified (signature, manifest hash, schema)')
     .argument('<expr>', "query, e.g. 'gpu=H100 gpus>=8 region in [eu-west] price<=2.5'")
-    .option('--at <cid|time>', 'snapshot CID, or a time looked up in the default snapshot\'s history (default: the trusted head, else the newest pin)')
+    .option('--at <cid|height|time>', 'snapshot CID, or a height or ISO 8601 time looked up in the default snapshot\'s history (default: the trusted head, else the newest pin)')
     .option('--offline', 'no network at all: only local blocks (fails with IncompleteSnapshotError if any is missing)')
     .option('--sort <field[-]>', 'order by a field, ascending, or descending with a trailing -')
     .option('--limit <n>', 'most results')

@@ -1,5 +1,5 @@
 import { prolly } from '@capdex/prolly'
-import { findAtTime, openSnapshot, query } from '@capdex/registry'
+import { locateAt, openSnapshot, query } from '@capdex/registry'
 import { checkSnapshotDag, incompleteSnapshotError } from './dag.js'
 import { isMissingBlock } from './sources.js'
 import type { PinStore } from './pins.js'
@@ -57,8 +57,14 @@ export interface IndexView {
    * @throws IncompleteSnapshotError offline, when a block turns out to be missing
    */
   query(expr: string, options?: ExecuteOptions): IndexQueryRun
-  /** The snapshot of this chain current at `timeMs` (this one, or one reached through history). */
-  atTime(timeMs: number, options?: AbortOptions): Promise<HistoryHit>
+  /**
+   * The snapshot of this chain that `at` names: a height, an ISO 8601 time (the snapshot current
+   * then) or a CID (which must be in this chain), found through the history tree in O(log n) blocks.
+   *
+   * @throws BeforeFirstSnapshotError a time before the chain's first snapshot
+   * @throws SnapshotNotFoundError a height or CID that is not in this chain
+   */
+  locate(at: string, options?: AbortOptions): Promise<HistoryHit>
 }
 
 /**
@@ -136,9 +142,9 @@ export async function openIndex (components: OpenIndexComponents, cid: CID, opti
         }
       }
     },
-    async atTime (timeMs, atOptions = {}) {
+    async locate (at, atOptions = {}) {
       try {
-        return await findAtTime({ prolly: tree, blocks: store }, opened, timeMs, atOptions)
+        return await locateAt({ prolly: tree, blocks: store }, cid, at, atOptions)
       } catch (err) {
         if (offline && isMissingBlock(err)) throw await incomplete()
         throw err

@@ -25,10 +25,11 @@ export const MAX_ENUMERATED_VALUES = 256
 
 /**
  * Relative costs the planner and executor weigh index work against entry reads with: reading one
- * key of an index range, probing one `attrs` key by point lookup, and loading one candidate (its
- * entry by point lookup, the strict decode and the manifest checks). Measured on a 1,000,000-provider
- * snapshot in memory: about 1 µs, 6 µs and 40 µs.
+ * key of an index range, probing one `attrs` key by point lookup, and loading one candidate that is
+ * not cached (its entry by point lookup, the strict entry and manifest decodes, the manifest hash).
+ * Measured on the 1,000,000-provider snapshot of `pnpm bench:query`, in memory: about 1, 4 and
+ * 100-500 keys' worth; loads are taken at the low end, as caches often hold part of them.
  */
 export const COST_KEY = 1
-export const COST_PROBE = 6
-export const COST_CANDIDATE = 40
+export const COST_PROBE = 4
+export const COST_CANDIDATE = 100

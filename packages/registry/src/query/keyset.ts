@@ -3,16 +3,17 @@ import { compare } from 'uint8arrays/compare'
 const EMPTY_SLOT = -1
 const MIN_CAPACITY = 16
 const FNV_PRIME = 0x01000193
+const EMPTY = new Uint8Array(0)
 
 /** A fresh random 32-bit seed, so an index cannot choose keys that collide in our tables. */
 function randomSeed (): number {
   return crypto.getRandomValues(new Uint32Array(1))[0] ?? 0x811c9dc5
 }
 
-/** Seeded FNV-1a over every byte, then a murmur3 finalizer to spread the low bits the table uses. */
-function hashBytes (bytes: Uint8Array, seed: number): number {
-  let h = seed ^ bytes.length
-  for (let i = 0; i < bytes.length; i++) {
+/** Seeded FNV-1a over every byte from `start`, then a murmur3 finalizer to spread the low bits the table uses. */
+function hashBytes (bytes: Uint8Array, start: number, seed: number): number {
+  let h = seed ^ (bytes.length - start)
+  for (let i = start; i < bytes.length; i++) {
     h = Math.imul(h ^ (bytes[i] ?? 0), FNV_PRIME)
   }
   h ^= h >>> 16
@@ -22,10 +23,11 @@ function hashBytes (bytes: Uint8Array, seed: number): number {
   return (h ^ (h >>> 16)) >>> 0
 }
 
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
+/** Whether `a` equals `b` from `start` on. */
+function sameBytes (a: Uint8Array, b: Uint8Array, start: number): boolean {
+  if (a.length !== b.length - start) return false
   for (let i = a.length - 1; i >= 0; i--) {
-    if (a[i] !== b[i]) return false
+    if (a[i] !== b[start + i]) return false
   }
   return true
 }
@@ -53,28 +55,28 @@ export class KeySet {
     return this.keys.length
   }
 
-  /** Adds `key` unless present; returns its index either way. */
-  add (key: Uint8Array): number {
-    const hash = hashBytes(key, this.seed)
+  /** Adds the key `bytes` holds from `start` on (a view of them, not a copy) unless present; returns its index either way. */
+  add (bytes: Uint8Array, start = 0): number {
+    const hash = hashBytes(bytes, start, this.seed)
     let slot = hash & this.mask
     for (let index = this.table[slot] ?? EMPTY_SLOT; index !== EMPTY_SLOT; index = this.table[slot] ?? EMPTY_SLOT) {
-      if (this.hashes[index] === hash && sameBytes(this.keys[index] ?? key, key)) return index
+      if (this.hashes[index] === hash && sameBytes(this.keys[index] ?? EMPTY, bytes, start)) return index
       slot = (slot + 1) & this.mask
     }
     const index = this.keys.length
-    this.keys.push(key)
+    this.keys.push(start === 0 ? bytes : bytes.subarray(start))
     this.hashes.push(hash)
     this.table[slot] = index
     if (this.keys.length * 2 > this.table.length) this.grow()
     return index
   }
 
-  /** The index `key` was added at, or -1. */
-  indexOf (key: Uint8Array): number {
-    const hash = hashBytes(key, this.seed)
+  /** The index the key `bytes` holds from `start` on was added at, or -1. */
+  indexOf (bytes: Uint8Array, start = 0): number {
+    const hash = hashBytes(bytes, start, this.seed)
     let slot = hash & this.mask
     for (let index = this.table[slot] ?? EMPTY_SLOT; index !== EMPTY_SLOT; index = this.table[slot] ?? EMPTY_SLOT) {
-      if (this.hashes[index] === hash && sameBytes(this.keys[index] ?? key, key)) return index
+      if (this.hashes[index] === hash && sameBytes(this.keys[index] ?? EMPTY, bytes, start)) return index
       slot = (slot + 1) & this.mask
     }
     return EMPTY_SLOT

@@ -140,7 +140,7 @@ export async function planQuery (components: PlanComponents, snapshot: QuerySnap
   }
   const steps: PlanStep[] = []
   for (const draft of drafts) {
-    const exact = draft.test === undefined ? draft : await enumerateValues(prolly, attrs, draft, abort)
+    const exact = draft.test === undefined ? draft : await enumerateValues(prolly, attrs, draft, MAX_ENUMERATED_VALUES, abort) ?? draft
     steps.push({ ...exact, estimate: await count(exact.ranges) })
   }
   steps.sort((a, b) => a.estimate - b.estimate)
@@ -213,31 +213,31 @@ async function livenessStep (now: number, count: (ranges: AttrByteRange[]) => Pr
 }
 
 /**
- * Turns a glob step into equality ranges over the distinct values it matches, when its ranges hold
- * at most `MAX_ENUMERATED_VALUES` of them: one short seek per distinct value, so `region~*west*`
- * reads only the runs of the regions that match. Past that many values the step keeps its test.
+ * The step as equality ranges over the distinct values in its ranges that pass its test (all of
+ * them when it has none), or undefined when there are more than `cap`: one short seek per distinct
+ * value, so `region~*west*` reads only the runs of the regions that match, and a step's members can
+ * be probed one key each.
  */
-async function enumerateValues (prolly: Pick<Prolly, 'range'>, attrs: CID, draft: Draft, abort: AbortOptions): Promise<Draft> {
-  const test = draft.test
-  if (test === undefined) return draft
+export async function enumerateValues<S extends Pick<PlanStep, 'attr' | 'ranges' | 'test' | 'values'>> (prolly: Pick<Prolly, 'range'>, attrs: CID, step: S, cap: number, abort: AbortOptions): Promise<S | undefined> {
+  const test = step.test
   const values: AttrValue[] = []
   let seen = 0
-  for (const range of draft.ranges) {
+  for (const range of step.ranges) {
     let gte = range.gte
     for (;;) {
       let first: Uint8Array | undefined
       for await (const { key } of prolly.range(attrs, { gte, lt: range.lt, limit: 1, ...abort })) first = key
       if (first === undefined) break
-      if (++seen > MAX_ENUMERATED_VALUES) return draft
+      if (++seen > cap) return undefined
       const { value, providerKey } = decodeAttrKey(first)
-      if (matchTerm(test, [value])) values.push(value)
+      if (test === undefined || matchTerm(test, [value])) values.push(value)
       // `attr ‖ 0x00 ‖ value ‖ 0x01`: just past every key of this value
       gte = first.slice(0, first.length - providerKey.length)
       gte[gte.length - 1] = 0x01
     }
   }
-  const { test: _test, ...rest } = draft
-  return { ...rest, values, ranges: values.map((v) => attrRange(draft.attr, { gte: v, lte: v })) }
+  const { test: _test, ...rest } = step
+  return { ...rest, values, ranges: eq(step.attr, values) } as S
 }
 
 /** The smallest `provider=` / `provider in [...]` term, if any. */

@@ -2,10 +2,10 @@ import { ATTRS, attrValuePrefix, decodeAttrKey } from '../entries/attrs.js'
 import { ATTR_SEPARATOR, NUMBER_BYTES } from '../entries/constants.js'
 import { InvalidAttrKeyError } from '../entries/errors.js'
 import { nameFromBytes } from '../records/index.js'
-import { COST_CANDIDATE, COST_KEY, COST_PROBE } from './constants.js'
+import { COST_CANDIDATE, COST_KEY, COST_PROBE, MAX_ENUMERATED_VALUES } from './constants.js'
 import { KeySet } from './keyset.js'
 import { matchTerm } from './match.js'
-import { expectedLoads, stepPass } from './plan.js'
+import { enumerateValues, expectedLoads, stepPass } from './plan.js'
 import type { Plan, PlanOptions, PlanStep } from './plan.js'
 import type { QueryTerm } from './parse.js'
 import type { AbortOptions, Prolly } from '@capdex/prolly'
@@ -28,10 +28,10 @@ export interface ScanComponents {
 const textEncoder = new TextEncoder()
 
 /**
- * Calls `visit` with the provider key of every key in the step's ranges whose value passes its
- * test; the test runs once per distinct value, as keys of one value are adjacent.
+ * Calls `visit` with every key in the step's ranges whose value passes its test, and the offset its
+ * provider key starts at; the test runs once per distinct value, as keys of one value are adjacent.
  */
-async function scanStep (prolly: ScanComponents['prolly'], attrs: CID, step: PlanStep, stats: ScanStats, abort: AbortOptions, visit: (providerKey: Uint8Array) => void): Promise<void> {
+async function scanStep (prolly: ScanComponents['prolly'], attrs: CID, step: PlanStep, stats: ScanStats, abort: AbortOptions, visit: (key: Uint8Array, start: number) => void): Promise<void> {
   const valueStart = textEncoder.encode(step.attr).length + 1
   const isNumber = ATTRS[step.attr].type === 'number'
   const test = step.test
@@ -53,7 +53,7 @@ async function scanStep (prolly: ScanComponents['prolly'], attrs: CID, step: Pla
         }
         if (!pass) continue
       }
-      visit(key.subarray(end + 1))
+      visit(key, end + 1)
     }
   }
 }
@@ -69,7 +69,7 @@ function sameValue (a: Uint8Array, aEnd: number, b: Uint8Array, bEnd: number, st
 /** The providers a `keep` step leaves: every provider key in its ranges, each once. */
 export async function collectStep (components: ScanComponents, attrs: CID, step: PlanStep, stats: ScanStats, abort: AbortOptions): Promise<KeySet> {
   const set = new KeySet(step.estimate)
-  await scanStep(components.prolly, attrs, step, stats, abort, (key) => { set.add(key) })
+  await scanStep(components.prolly, attrs, step, stats, abort, (key, start) => { set.add(key, start) })
   return set
 }
 
@@ -77,8 +77,8 @@ export async function collectStep (components: ScanComponents, attrs: CID, step:
 export async function markStep (components: ScanComponents, attrs: CID, step: PlanStep, set: KeySet, probe: boolean, stats: ScanStats, abort: AbortOptions): Promise<Uint8Array> {
   const hits = new Uint8Array(set.size)
   if (!probe || step.values === undefined) {
-    await scanStep(components.prolly, attrs, step, stats, abort, (key) => {
-      const index = set.indexOf(key)
+    await scanStep(components.prolly, attrs, step, stats, abort, (key, start) => {
+      const index = set.indexOf(key, start)
       if (index >= 0) hits[index] = 1
     })
     return hits
@@ -115,12 +115,21 @@ function stepCost (step: PlanStep, size: number): { cost: number, probe: boolean
  */
 export async function applyFilters (components: ScanComponents, plan: Plan, set: KeySet, options: Pick<PlanOptions, 'limit' | 'sort'>, stats: ScanStats, abort: AbortOptions): Promise<KeySet> {
   const pending = [...plan.filters]
+  const enumerated = new Set<PlanStep>()
   while (pending.length > 0 && set.size > 0) {
     let best: { index: number, gain: number, probe: boolean } | undefined
     const loads = expectedLoads(set.size, pending, plan.total, options)
     for (let index = 0; index < pending.length; index++) {
-      const step = pending[index]
+      let step = pending[index]
       if (step === undefined) continue
+      // a range whose values are few enough may be cheaper to probe per member than to scan
+      const cap = Math.min(MAX_ENUMERATED_VALUES, Math.floor(step.estimate * COST_KEY / (set.size * COST_PROBE)))
+      if (step.values === undefined && !enumerated.has(step) && cap >= 1) {
+        enumerated.add(step)
+        const exact = await enumerateValues(components.prolly, plan.snapshot.snapshot.attrs, step, cap, abort)
+        stats.probes += Math.min(cap, (exact?.values?.length ?? cap))
+        if (exact !== undefined) pending[index] = step = exact
+      }
       const { cost, probe } = stepCost(step, set.size)
       const gain = loads * (1 - stepPass(step, plan.total)) * COST_CANDIDATE - cost
       if (gain > 0 && (best === undefined || gain > best.gain)) best = { index, gain, probe }
@@ -142,7 +151,7 @@ export async function droppedKeys (components: ScanComponents, plan: Plan, optio
   const loads = expectedLoads(plan.total, plan.filters, plan.total, options)
   for (const step of plan.filters) {
     if (step.mode !== 'drop' || step.estimate * COST_KEY >= loads * (1 - stepPass(step, plan.total)) * COST_CANDIDATE) continue
-    await scanStep(components.prolly, plan.snapshot.snapshot.attrs, step, stats, abort, (key) => { dropped.add(key) })
+    await scanStep(components.prolly, plan.snapshot.snapshot.attrs, step, stats, abort, (key, start) => { dropped.add(key, start) })
     stats.filtersApplied.push(step.label)
   }
   return dropped
