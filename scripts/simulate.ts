@@ -10,7 +10,6 @@
  * With `--json` it prints the indexer's ready line, `{ event: 'head', … }` per head the indexer
  * reports, `{ event: 'stats', … }` every `--stats-every`, and `{ event: 'done', … }` at the end.
  */
-/* eslint-disable no-console */
 import { parseArgs } from 'node:util'
 import { INDEXER_VALIDATION_BUDGET } from '@capdex/node'
 import { durationMs, onJsonLine, rssOf, startSimulation } from './lib/simulation.js'

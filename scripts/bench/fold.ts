@@ -27,7 +27,6 @@
  *
  * Usage: `pnpm bench:fold [--sizes 100000,1000000] [--batches 5]`
  */
-/* eslint-disable no-console */
 import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto'
 import { loadavg } from 'node:os'
 import { readFile, writeFile } from 'node:fs/promises'

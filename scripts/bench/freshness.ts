@@ -19,7 +19,6 @@
  * Usage: `pnpm bench:freshness [--providers 100] [--simulated 10000] [--interval 60s]
  *   [--provider-interval 10s] [--duration 60s] [--batch-ms 250]`
  */
-/* eslint-disable no-console */
 import { readFile, rm, mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -140,7 +139,7 @@ try {
   }
   cleanups.push(async () => { for (const p of providers) { await p.node.stop(); await p.repo.close() } })
   const sim = await startSimulatorNode({ network: NETWORK, bootstrap: [bootstrap], count: SIMULATED, seed: 'bench-freshness', intervalMs: INTERVAL_MS, leaseMs: LEASE_MS, jitter: 0.2, churn: 0.01 })
-  cleanups.push(sim.stop)
+  cleanups.push(async () => sim.stop())
   sim.providers.onPublish((p) => { if (p.recipients > 0) published(p.name, p.sequence, p.at, 'simulated') })
   console.log(`${PROVIDERS} provider nodes and ${fmt(SIMULATED)} simulated keys ready in ${fmt((performance.now() - setupStart) / 1000, 1)} s`)
 
@@ -217,7 +216,7 @@ try {
   console.log(`  publish → visible at the client: p50 ${fmt(result.p50Ms)} ms, p99 ${fmt(result.p99Ms)} ms, max ${fmt(result.maxMs ?? Number.NaN)} ms (real providers only: p50 ${fmt(result.providersP50Ms)} ms, p99 ${fmt(result.providersP99Ms)} ms)`)
   console.log(`  publish → head announcement heard: p50 ${fmt(result.heardP50Ms)} ms, p99 ${fmt(result.heardP99Ms)} ms`)
   console.log(`  ${result.heads} heads (${fmt(result.headCount)} providers): ${result.updatesPerFold} updates, ${result.blocksPerFold} blocks written and ${result.foldMs} ms per fold`)
-  console.log(`  indexer RSS ${result.indexerRssMiB} MiB (max ${result.indexerRssMaxMiB} MiB); this process (101 nodes) ${result.benchRssMiB} MiB`)
+  console.log(`  indexer RSS ${result.indexerRssMiB} MiB (max ${result.indexerRssMaxMiB} MiB); this process (${PROVIDERS + 1} nodes) ${result.benchRssMiB} MiB`)
   console.log('targets: p50 ≤ 1000 ms, p99 ≤ 3000 ms (IPNI\'s published time-to-queryable p50: 7–9 s)')
   console.log(`BENCH freshness ${JSON.stringify(result)}`)
 } finally {

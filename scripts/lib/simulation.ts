@@ -256,7 +256,8 @@ export async function startSimulation (init: SimulationInit): Promise<Simulation
         ...(init.churn !== undefined ? { churn: init.churn } : {}),
         ...(init.maxRatePerSecond !== undefined ? { maxRatePerSecond: init.maxRatePerSecond } : {})
       })
-      started.push(simulator.stop)
+      const running = simulator
+      started.push(async () => running.stop())
       simulator.providers.start()
     }
     return { indexer, ready, bootstrap, indexerRepo, simulator, providers, stop: stopAll }

@@ -111,9 +111,9 @@ describe('a flood of invalid announcements', () => {
     let turn = 0
     const pacing = setInterval(() => { void beat(turn++ % HONEST) }, 400)
     const sampling = setInterval(() => { void rssOf(indexer!.child.pid).then((rss) => { rssMax = Math.max(rssMax, rss ?? 0) }) }, 250)
-    let done: { sent: number, failed: number, seconds: number, rate: number }
+    let done: { event: 'done', sent: number, failed: number, seconds: number, rate: number }
     try {
-      done = await flooder.nextJson((l: { event: string }) => l.event === 'done', 120_000)
+      done = await flooder.nextJson<typeof done>((l) => l.event === 'done', 120_000)
     } finally {
       clearInterval(pacing)
       clearInterval(sampling)

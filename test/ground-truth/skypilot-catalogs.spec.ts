@@ -6,7 +6,7 @@
  * `skypilotRowToManifest`), compared as multisets of manifests (provider name, issuedAt and prev
  * aside: they depend on the broker key and the clock, not on the row).
  *
- * The catalogs are read from /work/shared/data/gpu-offers at run time, never copied into the repo
+ * The catalogs are read from ../shared/data/gpu-offers (beside the checkout) at run time, never copied into the repo
  * (their licence is unconfirmed). Without that folder the suite is skipped, and says so.
  *
  * Rows whose region names no country (daytona "earth", hyperbolic "default", seeweb "", lambda
@@ -18,10 +18,10 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseSkypilotCsv, skypilotRowToManifest } from '@capdex/manifest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCapdex, tempHome } from '../../scripts/lib/capdex-process.js'
+import { ROOT, runCapdex, tempHome } from '../../scripts/lib/capdex-process.js'
 import type { Manifest } from '@capdex/manifest'
 
-const DATA = '/work/shared/data/gpu-offers'
+const DATA = process.env.CAPDEX_GPU_OFFERS ?? join(ROOT, '..', 'shared', 'data', 'gpu-offers')
 const PRESENT = existsSync(DATA)
 const SKIP_NOTE = `skipped: ${DATA} is absent (the SkyPilot catalogs are read from there at run time and never copied into the repo)`
 if (!PRESENT) console.warn(`ground truth on SkyPilot catalogs ${SKIP_NOTE}`)

@@ -1,12 +1,16 @@
 import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { expect } from 'vitest'
 import type { Manifest } from '../src/index.js'
 
-/** Real SkyPilot catalogs, read in place (licence unconfirmed: never copy them into the repo). */
-export const GPU_OFFERS_DIR = '/work/shared/data/gpu-offers'
+/**
+ * Real SkyPilot catalogs, read in place from `../shared` beside the checkout (licence unconfirmed:
+ * never copy them into the repo). `CAPDEX_GPU_OFFERS` points elsewhere.
+ */
+export const GPU_OFFERS_DIR = process.env.CAPDEX_GPU_OFFERS ?? join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'data', 'gpu-offers')
 export const HAS_GPU_OFFERS = existsSync(GPU_OFFERS_DIR)
 if (!HAS_GPU_OFFERS) console.warn(`${GPU_OFFERS_DIR} is absent: tests over the real SkyPilot catalogs are skipped`)
 
