@@ -5,7 +5,8 @@
  * 2. a listener prints every verified provider announcement it hears;
  * 3. four providers publish signed manifests: this machine, plus recorded 8×H100, 8×MI300X and RTX 4090 servers;
  * 4. the indexer folds them into a snapshot and prints the head CID;
- * 5. a client resolves the head, checks it, pins the snapshot, queries it offline and exports a CAR.
+ * 5. a client resolves the head, checks it, pins the snapshot, queries it offline and exports a CAR;
+ * 6. the client audits the chain offline: the log of snapshots, and a deep verification.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -79,8 +80,9 @@ try {
   ok(await runCapdex(['init', '--network', NETWORK], client), 'client init')
   const resolved = ok(await runCapdex(['index', 'resolve', '--indexer', ready.name, '--bootstrap', bootstrap], client), 'index resolve')
   console.log(indent(`$ capdex index resolve --indexer ${ready.name.slice(0, 12)}…\n${resolved.stdout}`))
-  const pinned = ok(await runCapdex(['pin', 'latest', '--bootstrap', bootstrap], client), 'pin')
-  console.log(indent(`$ capdex pin latest\n${pinned.stdout}`))
+  // --history also pins the earlier snapshots reached through prev, so the audit below runs offline
+  const pinned = ok(await runCapdex(['pin', 'latest', '--history', '--bootstrap', bootstrap], client), 'pin')
+  console.log(indent(`$ capdex pin latest --history\n${pinned.stdout}`))
   for (const query of [['gpu=H100 gpus>=8'], ['vram>=24 price<=2.5', '--sort', 'price'], ['country in [DE,FR,FI] status=available']]) {
     const result = ok(await runCapdex(['query', '--offline', ...query], client), `query ${query.join(' ')}`)
     console.log(indent(`$ capdex query --offline '${query[0]}'${query.length > 1 ? ` ${query.slice(1).join(' ')}` : ''}\n${result.stdout}`))
@@ -89,9 +91,11 @@ try {
   ok(await runCapdex(['snapshot', 'export', 'latest', car], client), 'snapshot export')
   console.log(indent(`$ capdex snapshot export latest snapshot.car\nwrote ${(await stat(car)).size} bytes (CARv1, root ${head.cid.slice(0, 16)}…)`))
 
-  step('6. audit: capdex audit verify')
-  const audit = await runCapdex(['audit', 'verify', head.cid, '--offline'], client)
-  console.log(indent(audit.stdout + audit.stderr))
+  step('6. audit: the chain, then every block, signature and invariant')
+  const log = ok(await runCapdex(['audit', 'log', head.cid, '--offline'], client), 'audit log')
+  console.log(indent(`$ capdex audit log --offline\n${log.stdout}`))
+  const verified = ok(await runCapdex(['audit', 'verify', head.cid, '--deep', '--offline'], client), 'audit verify')
+  console.log(indent(`$ capdex audit verify --deep --offline\n${verified.stdout}`))
 
   console.log(`\ndemo finished: ${names.length} providers, head ${head.cid}`)
 } finally {

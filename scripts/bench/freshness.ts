@@ -16,7 +16,7 @@
  * The simulated keys make their first heartbeats over one interval (the index fills up), then the
  * measurement runs for `--duration`; publishes in that window are measured.
  *
- * Usage: `pnpm bench:freshness [--providers 100] [--simulated 10000] [--interval 60s]
+ * Usage: `pnpm bench:freshness [--providers 100] [--simulated 10000] [--interval 3m]
  *   [--provider-interval 10s] [--duration 60s] [--batch-ms 250]`
  */
 import { readFile, rm, mkdtemp } from 'node:fs/promises'
@@ -35,7 +35,7 @@ const { values } = parseArgs({
   options: {
     providers: { type: 'string', default: '100' },
     simulated: { type: 'string', default: '10000' },
-    interval: { type: 'string', default: '60s' },
+    interval: { type: 'string', default: '3m' },
     'provider-interval': { type: 'string', default: '10s' },
     duration: { type: 'string', default: '60s' },
     'batch-ms': { type: 'string', default: '250' },

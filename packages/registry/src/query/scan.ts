@@ -122,16 +122,18 @@ export async function applyFilters (components: ScanComponents, plan: Plan, set:
     for (let index = 0; index < pending.length; index++) {
       let step = pending[index]
       if (step === undefined) continue
-      // a range whose values are few enough may be cheaper to probe per member than to scan
-      const cap = Math.min(MAX_ENUMERATED_VALUES, Math.floor(step.estimate * COST_KEY / (set.size * COST_PROBE)))
+      const saves = loads * (1 - stepPass(step, plan.total)) * COST_CANDIDATE
+      // a range with few enough values may be cheaper to probe per member than to scan: find its
+      // values (one seek each) when probing them could beat the scan and still save something
+      const cap = Math.min(MAX_ENUMERATED_VALUES, Math.floor(step.estimate * COST_KEY / (set.size * COST_PROBE)), Math.floor(saves / COST_PROBE))
       if (step.values === undefined && !enumerated.has(step) && cap >= 1) {
         enumerated.add(step)
         const exact = await enumerateValues(components.prolly, plan.snapshot.snapshot.attrs, step, cap, abort)
-        stats.probes += Math.min(cap, (exact?.values?.length ?? cap))
+        stats.probes += exact?.values?.length ?? cap
         if (exact !== undefined) pending[index] = step = exact
       }
       const { cost, probe } = stepCost(step, set.size)
-      const gain = loads * (1 - stepPass(step, plan.total)) * COST_CANDIDATE - cost
+      const gain = saves - cost
       if (gain > 0 && (best === undefined || gain > best.gain)) best = { index, gain, probe }
     }
     if (best === undefined) break
