@@ -13,37 +13,37 @@
  * Usage: `pnpm bench:query [--providers N] [--rounds R] [--pin-providers N] [--no-pin] [--build-only]`
  */
 
-import { createHash, createPrivateKey, createPublicKey } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { decodeManifest, encodeManifest, getGpuModel, manifestCid } from '@capdex/manifest'
-import { bitswapBlockSource, createCapdexNode, exportCar, importCar, initRepo, localBlockSource, openRepo, pinStore } from '@capdex/node'
+import { bitswapBlockSource, createCapdexNode, exportCar, importCar, initRepo, localBlockSource, openRepo, pinStore, snapshotDag } from '@capdex/node'
 import { prolly } from '@capdex/prolly'
 import {
   attrKey, attrPrefix, attrsForManifest, createRecord, decodeEntry, encodeEntry, encodeString, entrySeen,
   entryUptime, fieldValues, fold, leaseEnd, leaseMarks, matchQuery, mergeLease, nameFromBytes, nameFromPublicKey,
   nameToBytes, openSnapshot, parseQuery, query, verifyRecord, writeSnapshot
 } from '@capdex/registry'
-import { privateKeyFromRaw } from '@libp2p/crypto/keys'
 import { CarBlockIterator } from '@ipld/car/iterator'
 import { CarWriter } from '@ipld/car/writer'
 import { MemoryBlockstore } from 'blockstore-core/memory'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import { PackStore } from '../lib/pack-store.js'
+import { seededRandom, simulatedKey } from '../lib/simulated-providers.js'
 import type { GpuClaim, Manifest, ProviderStatus } from '@capdex/manifest'
 import type { BlockStore } from '@capdex/prolly'
 import type { AttrName, AttrValue, Query, QueryRun } from '@capdex/registry'
 
-const VERSION = 'query-bench-v1'
+const VERSION = 'query-bench-v2'
 const NOW = Date.parse('2025-06-01T12:00:00Z')
 const LIFETIME_MS = 3_600_000
 const SAMPLE = 200
 const NAIVE_CHUNKS = 16
 const ROOT = join(import.meta.dirname, '..', '..')
 const CACHE_DIR = join(ROOT, '.bench')
-const SEGMENT_BYTES = 256 * 1024 * 1024
 
 const SELECTIVE = 'gpu=GB300 region=eu-west status=available'
 const FULL_SCAN = 'region~*west* gpu~*mi3* gpus>=8 status!=offline'
@@ -86,18 +86,6 @@ const UPLINKS = [1000, 10000, 25000, 100000, 200000]
 /** attestation blocks (DAG-JSON CIDs of two made-up attesters) */
 const ATTESTERS = ['attester-a', 'attester-b'].map((name) => CID.createV1(0x0129, Digest.create(0x12, createHash('sha256').update(name).digest())))
 
-/** Deterministic PRNG (mulberry32), seeded per provider so any worker can regenerate provider i. */
-function random (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function weighted<T> (rand: () => number, table: ReadonlyArray<readonly [T, number]>): T {
   const total = table.reduce((sum, row) => sum + row[1], 0)
   let x = rand() * total
@@ -122,7 +110,7 @@ interface Synthetic {
 
 /** Provider i's manifest and lease; the same on every run and in every worker. */
 function synthetic (i: number, name: string): Synthetic {
-  const rand = random(i * 2654435761 + 17)
+  const rand = seededRandom(i * 2654435761 + 17)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
   const gpus: GpuClaim[] = []
   if (rand() >= 0.04) {
@@ -178,21 +166,8 @@ interface Built {
   record: Uint8Array
 }
 
-/** PKCS#8 DER header of an Ed25519 private key: node:crypto derives the public key from the seed far faster than JS */
-const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
-
-/** Provider i's key, derived from a seed so every run and every worker agrees. */
-function providerKeyPair (i: number): Extract<ReturnType<typeof privateKeyFromRaw>, { type: 'Ed25519' }> {
-  const seed = createHash('sha256').update(`${VERSION}/${i}`).digest()
-  const pub = createPublicKey(createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }))
-    .export({ format: 'der', type: 'spki' }).subarray(-32)
-  const key = privateKeyFromRaw(Buffer.concat([seed, pub]))
-  if (key.type !== 'Ed25519') throw new Error('not an Ed25519 key')
-  return key
-}
-
 async function buildProvider (i: number): Promise<Built> {
-  const key = providerKeyPair(i)
+  const key = simulatedKey(VERSION, i)
   const name = nameFromPublicKey(key.publicKey)
   const { manifest, recordNow } = synthetic(i, name)
   const manifestBytes = encodeManifest(manifest)
@@ -258,77 +233,6 @@ if (!isMainThread) {
     parentPort?.postMessage(packed, [packed.keys.buffer, packed.entries.buffer, packed.manifests.buffer, packed.cids.buffer] as ArrayBuffer[])
   }
   parentPort?.close()
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// An in-memory block store that saves to and loads from segment files
-
-function cidKey (cid: CID | Uint8Array): string {
-  const bytes = cid instanceof Uint8Array ? cid : cid.bytes
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
-}
-
-class PackStore implements BlockStore {
-  readonly blocks = new Map<string, Uint8Array>()
-  bytes = 0
-
-  async get (cid: CID): Promise<Uint8Array> {
-    const bytes = this.blocks.get(cidKey(cid))
-    return bytes === undefined ? Promise.reject(Object.assign(new Error(`block ${cid.toString()} not found`), { name: 'NotFoundError' })) : Promise.resolve(bytes)
-  }
-
-  async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    this.putRaw(cidKey(cid), bytes)
-    return Promise.resolve()
-  }
-
-  async has (cid: CID): Promise<boolean> {
-    return Promise.resolve(this.blocks.has(cidKey(cid)))
-  }
-
-  putRaw (key: string, bytes: Uint8Array): void {
-    if (!this.blocks.has(key)) this.bytes += bytes.length
-    this.blocks.set(key, bytes)
-  }
-
-  /** Segment files of `[u8 cid length][cid][u32 length][bytes]` records. */
-  async save (dir: string): Promise<void> {
-    let segment = 0
-    let parts: Uint8Array[] = []
-    let size = 0
-    const flush = async (): Promise<void> => {
-      await writeFile(join(dir, `blocks-${String(segment++).padStart(3, '0')}.seg`), Buffer.concat(parts))
-      parts = []
-      size = 0
-    }
-    for (const [key, bytes] of this.blocks) {
-      const head = Buffer.alloc(1 + key.length + 4)
-      head[0] = key.length
-      head.write(key, 1, 'latin1')
-      head.writeUInt32BE(bytes.length, 1 + key.length)
-      parts.push(head, bytes)
-      size += head.length + bytes.length
-      if (size >= SEGMENT_BYTES) await flush()
-    }
-    if (size > 0) await flush()
-  }
-
-  static async load (dir: string): Promise<PackStore> {
-    const store = new PackStore()
-    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.seg')).sort()) {
-      const buf = await readFile(join(dir, file))
-      let offset = 0
-      while (offset < buf.length) {
-        const keyLength = buf[offset]!
-        const key = buf.toString('latin1', offset + 1, offset + 1 + keyLength)
-        const length = buf.readUInt32BE(offset + 1 + keyLength)
-        const start = offset + 1 + keyLength + 4
-        store.putRaw(key, new Uint8Array(buf.buffer, buf.byteOffset + start, length))
-        offset = start + length
-      }
-    }
-    return store
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -456,7 +360,7 @@ async function buildSnapshot (n: number, dir: string): Promise<{ store: PackStor
   const slice = (bytes: Uint8Array, ends: Uint32Array, j: number): Uint8Array => bytes.subarray(j === 0 ? 0 : ends[j - 1], ends[j])
   for (let i = 0; i < n; i++) {
     const { chunk, j } = slot(i)
-    store.putRaw(cidKey(slice(chunk.cids, chunk.cidEnds, j)), slice(chunk.manifests, chunk.manifestEnds, j))
+    await store.put(CID.decode(slice(chunk.cids, chunk.cidEnds, j)), slice(chunk.manifests, chunk.manifestEnds, j))
   }
   process.stderr.write('  building trees…\n')
   const trees = await buildTrees(store, n, (i) => {
@@ -473,9 +377,7 @@ async function buildSnapshot (n: number, dir: string): Promise<{ store: PackStor
   process.stderr.write(`  trees built at ${fmt((performance.now() - start) / 1000, 0)} s\n`)
   const first = nameFromBytes(chunks[0]!.keys.subarray(0, 38))
   const { cid } = await writeSnapshot({ v: 1, network: 'bench', height: 0, time: NOW, prev: null, providers: trees.providers, attrs: trees.attrs, count: n, indexer: first, history: trees.history }, store)
-  const meta: Meta = { version: VERSION, providers: n, snapshot: cid.toString(), blocks: store.blocks.size, bytes: store.bytes, attrKeys: trees.attrKeys, buildSeconds: (performance.now() - start) / 1000 }
-  await rm(dir, { recursive: true, force: true })
-  await mkdir(dir, { recursive: true })
+  const meta: Meta = { version: VERSION, providers: n, snapshot: cid.toString(), blocks: store.size, bytes: store.bytes, attrKeys: trees.attrKeys, buildSeconds: (performance.now() - start) / 1000 }
   await store.save(dir)
   await writeFile(join(dir, 'meta.json'), JSON.stringify(meta, null, 2))
   return { store, meta }
@@ -583,8 +485,11 @@ async function pinAndCarFigures (fold: string, providers: number): Promise<PinCa
   const { store, meta } = await snapshotStore(providers, fold)
   const root = CID.parse(meta.snapshot)
   const dir = await mkdtemp(join(tmpdir(), 'capdex-bench-query-'))
+  // the snapshot DAG's blocks, in `snapshotDag` order
+  const dag: Array<{ cid: CID, bytes: Uint8Array }> = []
+  for await (const block of snapshotDag({ blocks: store }, root)) dag.push(block)
   const memory = new MemoryBlockstore()
-  for (const [key, bytes] of store.blocks) await memory.put(CID.decode(Buffer.from(key, 'latin1')), bytes)
+  for (const { cid, bytes } of dag) await memory.put(cid, bytes)
   const repos: Repo[] = []
   const repo = async (name: string): Promise<Repo> => {
     await initRepo(join(dir, name), { network: 'bench' })
@@ -595,7 +500,7 @@ async function pinAndCarFigures (fold: string, providers: number): Promise<PinCa
   try {
     // the serving peer holds every block; the pinning peer starts empty
     const serving = await repo('serving')
-    for (const [key, bytes] of store.blocks) await serving.blockstore.put(CID.decode(Buffer.from(key, 'latin1')), bytes)
+    for (const { cid, bytes } of dag) await serving.blockstore.put(cid, bytes)
     const pinning = await repo('pinning')
     const servingNode = await createCapdexNode({ repo: serving }, { network: 'bench' })
     const pinningNode = await createCapdexNode({ repo: pinning }, { network: 'bench', bootstrap: servingNode.multiaddrs().map(String) })
@@ -607,8 +512,6 @@ async function pinAndCarFigures (fold: string, providers: number): Promise<PinCa
     await servingNode.stop()
 
     const car = await concatChunks(exportCar({ blocks: localBlockSource({ blockstore: memory }) }, root))
-    const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
-    for await (const block of await CarBlockIterator.fromBytes(car)) blocks.push(block)
     const mib = car.byteLength / 2 ** 20
     const exports: number[] = []
     const writes: number[] = []
@@ -619,7 +522,7 @@ async function pinAndCarFigures (fold: string, providers: number): Promise<PinCa
       writes.push(await timed(async () => {
         const { writer, out } = CarWriter.create([root])
         const bytes = concatChunks(out)
-        for (const block of blocks) await writer.put(block)
+        for (const block of dag) await writer.put(block)
         await writer.close()
         await bytes
       }))
@@ -645,6 +548,7 @@ async function snapshotStore (n: number, fold: string): Promise<{ store: PackSto
     const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as Meta
     const start = performance.now()
     const store = await PackStore.load(dir)
+    if (store === undefined) throw new Error(`no blocks in ${dir}`)
     return { store, meta, loadSeconds: (performance.now() - start) / 1000 }
   } catch {
     process.stderr.write(`building the ${n}-provider snapshot (first run for this version; cached in ${dir.slice(ROOT.length + 1)})…\n`)

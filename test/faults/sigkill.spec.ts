@@ -43,15 +43,25 @@ describe('indexer SIGKILL during folds', () => {
     let verifiedHeads = 0
     let http = ''
     let killsWithJournal = 0
+    /** what the simulator delivered to the current indexer process */
+    const delivered = new Map<string, bigint>()
+    let deliveries = 0
 
     for (let kill = 0; kill <= KILLS; kill++) {
       const started = await startIndexer(repo, { network: NETWORK, batchMs: 50 })
       indexer = started.proc
       http = started.ready.http ?? ''
+      delivered.clear()
+      deliveries = 0
       // a restart comes up on the head it recorded last, or on a newer one folded from the journal
       if (started.ready.head !== null) expect(started.ready.head.height).toBeGreaterThanOrEqual(lastHeight)
       if (sim === undefined) {
         sim = await startSimulatorNode({ network: NETWORK, bootstrap: [started.bootstrap], count: KEYS, seed: 'faults-kill', intervalMs: 1000, jitter: 0.5, rampMs: 1000, leaseMs: 600_000, churn: 0, changeRate: 0.2 })
+        sim.providers.onPublish((p) => {
+          if (p.recipients === 0) return
+          deliveries++
+          delivered.set(p.name, p.sequence)
+        })
         sim.providers.start()
       } else {
         await sim.node.dial(started.bootstrap)
@@ -77,19 +87,15 @@ describe('indexer SIGKILL during folds', () => {
     // some kills must have caught acknowledged updates not yet in a head
     expect(killsWithJournal).toBeGreaterThan(0)
 
-    // one more round of heartbeats reaches the last indexer, then the simulator stops
-    const delivered = new Map<string, bigint>()
-    const counted = new Set<number>()
+    // one more round of heartbeats reaches the last indexer, then the simulator stops and the
+    // indexer has accepted (journaled) and folded everything it was sent
     await new Promise<void>((resolve) => {
-      const off = sim!.providers.onPublish((p) => {
-        if (p.recipients === 0) return
-        delivered.set(p.name, p.sequence)
-        counted.add(p.index)
-        if (counted.size === KEYS) { off(); resolve() }
+      const off = sim!.providers.onPublish(() => {
+        if (delivered.size === KEYS) { off(); resolve() }
       })
     })
     await sim!.providers.stop()
-    const text = await metricsUntil(http, (t) => metric(t, 'capdex_updates_pending') === 0)
+    const text = await metricsUntil(http, (t) => (metric(t, 'capdex_updates_accepted_total') ?? 0) >= deliveries && metric(t, 'capdex_updates_pending') === 0)
     expect(metric(text, 'capdex_fold_errors_total')).toBe(0)
     expect(await indexer!.stop('SIGTERM')).toBe(0)
 

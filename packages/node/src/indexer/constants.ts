@@ -78,3 +78,6 @@ export const FOLD_SECONDS_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05
 
 /** Relaying peers whose gossipsub score `metrics()` reports (the most recent ones). */
 export const MAX_SCORED_PEERS = 64
+
+/** Records the indexer verified, kept so fold need not check their signatures again when it replaces them. */
+export const VERIFIED_RECORD_CACHE_SIZE = 200_000

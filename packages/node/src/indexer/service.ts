@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -12,7 +13,7 @@ import { DEFAULT_MANIFEST_FETCH_TIMEOUT_MS } from '../constants.js'
 import { fsyncDir } from '../durable.js'
 import { InvalidOptionError } from '../errors.js'
 import { indexBlockStore } from './blocks.js'
-import { DEFAULT_BATCH_MAX, DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, MAX_SCORED_PEERS, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
+import { DEFAULT_BATCH_MAX, DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, MAX_SCORED_PEERS, VERIFIED_RECORD_CACHE_SIZE, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
 import { CorruptJournalError, HeadUnavailableError, IndexerStateError } from './errors.js'
 import { headStore } from './heads.js'
 import { openJournal } from './journal.js'
@@ -24,7 +25,7 @@ import type { Journal, JournalEntry, JournalRef } from './journal.js'
 import type { IndexerMetrics } from './metrics.js'
 import type { AnnouncementListener, ReceivedAnnouncement } from '../announcements.js'
 import type { Prolly } from '@capdex/prolly'
-import type { FoldResult, VerifiedUpdate } from '@capdex/registry'
+import type { FoldResult, VerifiedRecord, VerifiedUpdate } from '@capdex/registry'
 import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
 
 interface PendingUpdate {
@@ -87,6 +88,12 @@ export class DefaultIndexerService implements IndexerService {
   private retryAt: number | undefined
   /** peers that relayed announcements lately, least recent first, for their scores in `metrics()` */
   private readonly relays = new Map<string, PeerId>()
+  /**
+   * Records this indexer verified and folded, by name and bytes: when fold replaces an entry it
+   * reads the stored record's sequence and lease, and a record we verified ourselves needs no second
+   * signature check. Bounded; a miss falls back to full verification.
+   */
+  private readonly verifiedRecords = new Map<string, VerifiedRecord>()
 
   private readonly counters = {
     accepted: 0,
@@ -207,6 +214,21 @@ export class DefaultIndexerService implements IndexerService {
   }
 
   /** The newest recorded head that opens and verifies (repairing blocks from peers), or undefined at genesis. */
+
+  private rememberVerified (record: VerifiedRecord): void {
+    const key = verifiedRecordKey(record.name, record.bytes)
+    this.verifiedRecords.delete(key)
+    this.verifiedRecords.set(key, record)
+    if (this.verifiedRecords.size > VERIFIED_RECORD_CACHE_SIZE) {
+      const oldest = this.verifiedRecords.keys().next().value
+      if (oldest != null) this.verifiedRecords.delete(oldest)
+    }
+  }
+
+  private readonly readStoredRecord = async (name: string, bytes: Uint8Array, options?: AbortOptions): Promise<VerifiedRecord> => {
+    return this.verifiedRecords.get(verifiedRecordKey(name, bytes)) ??
+      verifyRecord(name, bytes, { now: this.now(), allowExpired: true, ...(options?.signal != null ? { signal: options.signal } : {}) })
+  }
   private async loadHead (options: AbortOptions): Promise<IndexerHead | undefined> {
     const candidates = await this.heads.candidates()
     if (candidates.length === 0) {
@@ -388,7 +410,8 @@ export class DefaultIndexerService implements IndexerService {
     let moved: { head: IndexerHead, written: number } | undefined
     try {
       this.blocks.takeWritten()
-      result = await fold({ prolly: this.prolly, blocks: this.blocks }, previous ?? null, batch.map(p => p.update), {
+      for (const p of batch) this.rememberVerified(p.update.record)
+      result = await fold({ prolly: this.prolly, blocks: this.blocks, readRecord: this.readStoredRecord }, previous ?? null, batch.map(p => p.update), {
         // never before the previous head, whatever the clock says
         now: Math.max(this.now(), previous?.snapshot.time ?? 0),
         network: this.network,
@@ -554,3 +577,8 @@ export class DefaultIndexerService implements IndexerService {
   }
 }
 
+
+/** Cache key of a verified record: its name and a hash of its exact bytes. */
+function verifiedRecordKey (name: string, bytes: Uint8Array): string {
+  return `${name}/${createHash('sha256').update(bytes).digest('base64')}`
+}
