@@ -30,6 +30,7 @@ import { CID } from 'multiformats/cid'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
 import type { BlockStore, Entry, Operation } from '@capdex/prolly'
+import { seededRandom } from '../lib/simulated-providers.js'
 
 const KEY_PREFIX = 'k51qzi5uqu5d'
 const KEY_BYTES = 38
@@ -38,17 +39,6 @@ const RAW_CODE = 0x55
 const RSS_ENTRIES = 1_000_000
 const encoder = new TextEncoder()
 
-/** Deterministic PRNG (mulberry32), so every run and every peer sees the same workload. */
-function random (seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function providerKey (next: () => number): string {
   let key = KEY_PREFIX
@@ -77,7 +67,7 @@ interface Workload {
 }
 
 function workload (n: number): Workload {
-  const next = random(n)
+  const next = seededRandom(n)
   const keys = new Set<string>()
   while (keys.size < n) {
     keys.add(providerKey(next))
@@ -238,7 +228,7 @@ async function benchCapdex (w: Workload): Promise<CapdexResult> {
   }
 
   // a mixed 1% batch (a third each of updates, inserts and deletes): ours only, pail batches cannot delete
-  const next = random(w.n + 1)
+  const next = seededRandom(w.n + 1)
   const mixed: Operation[] = w.updates.map(({ index, value }, i) => i % 3 === 0
     ? { op: 'put', key: w.entries[index]!.key, value }
     : i % 3 === 1 ? { op: 'put', key: encoder.encode(providerKey(next)), value } : { op: 'delete', key: w.entries[index]!.key })
@@ -473,7 +463,7 @@ interface RssResult {
 
 /** Child process: stream N entries into a build (no array of entries ever exists) and report the peak RSS. */
 async function rssChild (store: string): Promise<void> {
-  const next = random(RSS_ENTRIES)
+  const next = seededRandom(RSS_ENTRIES)
   // sorted keys without holding them: a counter in base 36, left-padded, after the provider-name prefix
   function * stream (): Generator<Entry> {
     for (let i = 0; i < RSS_ENTRIES; i++) {
