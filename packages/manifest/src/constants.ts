@@ -114,3 +114,10 @@ export const SKYPILOT_GPU_MEMORY_IN_GB: ReadonlySet<string> = new Set(['shadefor
 export const SKYPILOT_REQUIRED_COLUMNS: readonly string[] = [
   'InstanceType', 'AcceleratorName', 'AcceleratorCount', 'vCPUs', 'MemoryGiB', 'Price', 'Region'
 ]
+
+/**
+ * The country of a provider whose operator gave none: CLDR's "unknown region" code. Detection falls
+ * back to it (with a warning) so `capdex provider detect` works before any configuration; queries
+ * can tell such providers apart with `country=ZZ`.
+ */
+export const UNKNOWN_COUNTRY = 'ZZ'

@@ -1,8 +1,9 @@
 import {
   DISPLAY_ONLY_ADAPTER_PATTERN, GPU_BUSY_MEMORY_FRACTION, GPU_BUSY_UTILIZATION_PERCENT, GPU_VRAM_MISMATCH_FRACTION,
-  INTEGRATED_GRAPHICS_PATTERN, MANIFEST_SCHEMA, NETWORK_FILESYSTEMS
+  INTEGRATED_GRAPHICS_PATTERN, MANIFEST_SCHEMA, NETWORK_FILESYSTEMS,
+  UNKNOWN_COUNTRY
 } from './constants.js'
-import { AbortError, MissingLocationError } from './errors.js'
+import { AbortError } from './errors.js'
 import { claimInterconnect, normalizeGpu } from './gpus.js'
 import { validateManifest } from './validate.js'
 import type { GpuModel } from './gpus.js'
@@ -263,10 +264,12 @@ function cleanCpuModel (brand: string): string {
   return brand.replace(/[®™©]|\((?:R|TM|C)\)/gi, '').replace(/\s+/g, ' ').trim()
 }
 
-function location (overrides: ManifestOverrides): LocationClaim {
+function location (overrides: ManifestOverrides, warnings: string[]): LocationClaim {
   const given = overrides.location ?? {}
-  if (given.country === undefined) throw new MissingLocationError()
-  const claim: LocationClaim = { country: given.country, region: given.region ?? '' }
+  if (given.country === undefined) {
+    warnings.push(`no location given: country ${UNKNOWN_COUNTRY} (unknown); pass --country and --region, or set location in the overrides file`)
+  }
+  const claim: LocationClaim = { country: given.country ?? UNKNOWN_COUNTRY, region: given.region ?? '' }
   if (given.lat !== undefined) claim.lat = given.lat
   if (given.lon !== undefined) claim.lon = given.lon
   return claim
@@ -281,7 +284,6 @@ function location (overrides: ManifestOverrides): LocationClaim {
  * lspci) it counts as available. GPUs the table does not know are left out and reported in
  * `warnings`. The status is the operator's, else "busy" when every GPU is busy, else "available".
  *
- * @throws {MissingLocationError} when the overrides give no country
  * @throws {InvalidManifestError} when the result breaks the schema (bad overrides or provider name)
  * @throws {AbortError} when `options.signal` aborts
  */
@@ -289,7 +291,6 @@ export async function detectManifest (components: DetectComponents, init: Detect
   const { system } = components
   const { signal, onProgress } = options
   const overrides = init.overrides ?? {}
-  const claimedLocation = location(overrides)
   const probe = async <K extends keyof SystemInfoSnapshot>(name: K, run: () => Promise<SystemInfoSnapshot[K]>): Promise<SystemInfoSnapshot[K]> => {
     const value = await raceSignal(run(), signal)
     onProgress?.({ type: 'manifest:detect:probe', detail: { probe: name } })
@@ -306,6 +307,7 @@ export async function detectManifest (components: DetectComponents, init: Detect
   ])
 
   const warnings: string[] = []
+  const claimedLocation = location(overrides, warnings)
   const gpus = detectGpus(graphics.controllers, init, warnings)
   const totalMiB = Math.floor(mem.total / MIB)
   const cores = cpu.physicalCores > 0 ? cpu.physicalCores : cpu.cores

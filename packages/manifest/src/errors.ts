@@ -80,15 +80,6 @@ export class InvalidOverrideFlagError extends Error {
   }
 }
 
-/** Detection needs a country (ISO 3166-1 alpha-2) that only the operator can give. */
-export class MissingLocationError extends Error {
-  static override name = 'MissingLocationError'
-  override name = 'MissingLocationError'
-
-  constructor (message = 'No location.country: pass --country or set location.country in the overrides file') {
-    super(message)
-  }
-}
 
 /** CSV text that is not RFC 4180 (unterminated quote, stray quote, ragged row). */
 export class InvalidCsvError extends Error {

@@ -2,7 +2,7 @@ import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import {
   ARCH_PATTERN, CURRENCY_PATTERN, DAG_JSON_CODE, DECIMAL_AMOUNT_PATTERN, ED25519_PUBLIC_KEY_LENGTH,
-  ED25519_PUBLIC_KEY_PREFIX, ENDPOINT_PATTERN, IDENTITY_CODE, ISO_3166_ALPHA2, LIBP2P_KEY_CODE, MANIFEST_SCHEMA,
+  ED25519_PUBLIC_KEY_PREFIX, ENDPOINT_PATTERN, IDENTITY_CODE, ISO_3166_ALPHA2, UNKNOWN_COUNTRY, LIBP2P_KEY_CODE, MANIFEST_SCHEMA,
   MAX_AMOUNT_LENGTH, MAX_ATTESTATIONS, MAX_ENDPOINT_LENGTH, MAX_ENDPOINTS, MAX_GPU_CLAIMS, MAX_NAME_LENGTH,
   MAX_PRICING_CLAIMS, MAX_REGION_LENGTH, MAX_STORAGE_CLAIMS, MAX_TIMESTAMP_LENGTH, REGION_PATTERN, RFC3339_PATTERN
 } from './constants.js'
@@ -15,7 +15,8 @@ import type { Manifest } from './types.js'
 
 type Fields = Record<string, unknown>
 
-const COUNTRIES: ReadonlySet<string> = new Set(ISO_3166_ALPHA2)
+// ISO 3166-1 alpha-2, plus ZZ for a location the operator has not given
+const COUNTRIES: ReadonlySet<string> = new Set([...ISO_3166_ALPHA2, UNKNOWN_COUNTRY])
 const GPU_VENDORS: ReadonlySet<string> = new Set(['nvidia', 'amd', 'intel', 'other'])
 const FORM_FACTORS: ReadonlySet<string> = new Set(['sxm', 'pcie', 'oam', 'nvl', 'superchip', 'mxm', 'other'])
 const INTERCONNECTS: ReadonlySet<string> = new Set(['nvlink', 'xgmi', 'pcie', 'none', 'unknown'])
@@ -195,7 +196,7 @@ export function checkLocation (value: unknown, path: string, partial = false): v
   if (!partial || location.country !== undefined) {
     const country = location.country
     if (typeof country !== 'string' || !COUNTRIES.has(country)) {
-      fail(join(path, 'country'), `must be an ISO 3166-1 alpha-2 code, got ${describe(country)}`)
+      fail(join(path, 'country'), `must be an ISO 3166-1 alpha-2 code (or ZZ for unknown), got ${describe(country)}`)
     }
   }
   if (!partial || location.region !== undefined) {

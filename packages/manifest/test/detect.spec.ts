@@ -97,9 +97,12 @@ describe('detectManifest', () => {
     expect(manifest.status).toBe('draining')
   })
 
-  it('needs a country', async () => {
-    await expectRejection(detectManifest({ system: fixture('cpu-only-server') }, { provider, now }), 'MissingLocationError')
-    await expectRejection(detectManifest({ system: fixture('cpu-only-server') }, { provider, now, overrides: { location: { region: 'eu-west' } } }), 'MissingLocationError')
+  it('claims the unknown country ZZ, with a warning, when the operator gives none', async () => {
+    const bare = await detectManifest({ system: fixture('cpu-only-server') }, { provider, now })
+    expect(bare.manifest.location).toEqual({ country: 'ZZ', region: '' })
+    expect(bare.warnings.some((w) => w.includes('no location given'))).toBe(true)
+    const regionOnly = await detectManifest({ system: fixture('cpu-only-server') }, { provider, now, overrides: { location: { region: 'eu-west' } } })
+    expect(regionOnly.manifest.location).toEqual({ country: 'ZZ', region: 'eu-west' })
   })
 
   it('validates the result', async () => {
