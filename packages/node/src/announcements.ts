@@ -165,6 +165,8 @@ class DefaultAnnouncementListener implements AnnouncementListener {
       }
       try {
         bytes = await this.node.getVerifiedBlock(cid, {
+          // the relaying peer announced it, so it is the likeliest holder
+          providers: [from],
           maxBytes: MANIFEST_MAX_BYTES,
           timeoutMs: this.init.manifestTimeoutMs ?? DEFAULT_MANIFEST_FETCH_TIMEOUT_MS
         })

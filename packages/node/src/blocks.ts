@@ -109,7 +109,8 @@ export class BlockHelpers {
     let bytes: Uint8Array
     try {
       // helia verifies the hash of network blocks and stores them in the repo blockstore
-      bytes = await collectBlock(cid, this.helia.blockstore.get(cid, { signal }), maxBytes)
+      const providers = options.providers?.map((peer) => peer.toCID())
+      bytes = await collectBlock(cid, this.helia.blockstore.get(cid, { signal, ...(providers != null ? { providers } : {}) }), maxBytes)
     } catch (err) {
       if (timeout.aborted && options.signal?.aborted !== true) {
         throw new BlockFetchTimeoutError(`Block ${cid.toString()} was not received from any connected peer within ${timeoutMs} ms`)

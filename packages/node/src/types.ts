@@ -162,6 +162,11 @@ export interface GetVerifiedBlockOptions extends AbortOptions, ProgressOptions<G
    * @default false
    */
   offline?: boolean
+  /**
+   * Peers known to hold the block (e.g. the peer that relayed an announcement naming it): bitswap
+   * asks them directly instead of only the peers it already tracks.
+   */
+  providers?: PeerId[]
 }
 
 export interface PutBlockOptions extends AbortOptions {
