@@ -220,10 +220,13 @@ export async function * snapshotDag (components: SnapshotDagComponents, cid: CID
           options.onMissing(item.cid, item.kind)
           continue
         }
-        throw fetched.error
+        throw item.kind === 'snapshot' && fetched.error instanceof Error && fetched.error.name === 'BlockTooLargeError'
+          ? tooLargeForSnapshot(item.cid)
+          : fetched.error
       }
       const { bytes } = fetched
       if (bytes.byteLength > MAX_BYTES[item.kind]) {
+        if (item.kind === 'snapshot') throw tooLargeForSnapshot(item.cid)
         throw new BlockTooLargeError(`Block ${item.cid.toString()} (${item.kind}) is ${bytes.byteLength} bytes, over ${MAX_BYTES[item.kind]}`)
       }
       if (!await blockMatchesCid(item.cid, bytes)) {
@@ -307,4 +310,9 @@ export async function assertCompleteSnapshot (components: SnapshotDagComponents,
     throw incompleteSnapshotError(check)
   }
   return check
+}
+
+/** A block larger than any snapshot can be is not a snapshot, whatever else it is. */
+function tooLargeForSnapshot (cid: CID): NotASnapshotError {
+  return new NotASnapshotError(`${cid.toString()} is not a snapshot: it is larger than ${MAX_SNAPSHOT_BYTES} bytes`)
 }
