@@ -271,6 +271,7 @@ describe('planQuery', () => {
     expect(selective.summary.blocksRead + selective.summary.cacheHits).toBeGreaterThan(0)
     const plan = await planQuery(components, fx.opened, parseQuery('gpu=H100'), { now: NOW })
     expect(explain(plan, selective.summary).at(-1)).toMatch(/^execution: 6 candidates, 6 matched, 0 rejected, 0 expired; \d+ blocks read/)
+    expect(explain(plan, selective.summary).join('\n')).toMatch(/index: 16 keys scanned, 0 keys probed; filters applied: expires<=now/)
   })
 })
 

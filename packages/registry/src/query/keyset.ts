@@ -58,11 +58,9 @@ export class KeySet {
   /** Adds the key `bytes` holds from `start` on (a view of them, not a copy) unless present; returns its index either way. */
   add (bytes: Uint8Array, start = 0): number {
     const hash = hashBytes(bytes, start, this.seed)
-    let slot = hash & this.mask
-    for (let index = this.table[slot] ?? EMPTY_SLOT; index !== EMPTY_SLOT; index = this.table[slot] ?? EMPTY_SLOT) {
-      if (this.hashes[index] === hash && sameBytes(this.keys[index] ?? EMPTY, bytes, start)) return index
-      slot = (slot + 1) & this.mask
-    }
+    const slot = this.slotOf(bytes, start, hash)
+    const found = this.table[slot] ?? EMPTY_SLOT
+    if (found !== EMPTY_SLOT) return found
     const index = this.keys.length
     this.keys.push(start === 0 ? bytes : bytes.subarray(start))
     this.hashes.push(hash)
@@ -73,13 +71,17 @@ export class KeySet {
 
   /** The index the key `bytes` holds from `start` on was added at, or -1. */
   indexOf (bytes: Uint8Array, start = 0): number {
-    const hash = hashBytes(bytes, start, this.seed)
+    return this.table[this.slotOf(bytes, start, hashBytes(bytes, start, this.seed))] ?? EMPTY_SLOT
+  }
+
+  /** The slot that holds the key, or the empty slot where it would go (linear probing). */
+  private slotOf (bytes: Uint8Array, start: number, hash: number): number {
     let slot = hash & this.mask
     for (let index = this.table[slot] ?? EMPTY_SLOT; index !== EMPTY_SLOT; index = this.table[slot] ?? EMPTY_SLOT) {
-      if (this.hashes[index] === hash && sameBytes(this.keys[index] ?? EMPTY, bytes, start)) return index
+      if (this.hashes[index] === hash && sameBytes(this.keys[index] ?? EMPTY, bytes, start)) return slot
       slot = (slot + 1) & this.mask
     }
-    return EMPTY_SLOT
+    return slot
   }
 
   /** The key added at `index`. */

@@ -103,15 +103,8 @@ export interface PlanOptions {
   signal?: AbortSignal
 }
 
-interface Draft {
-  label: string
-  attr: AttrName
-  mode: 'keep' | 'drop'
-  ranges: AttrByteRange[]
-  test?: QueryTerm
-  values?: AttrValue[]
-  terms: QueryTerm[]
-}
+/** A step before its ranges are counted. */
+type Draft = Omit<PlanStep, 'estimate'>
 
 /**
  * Picks the cheapest way to enumerate candidates: a provider point lookup when the query names
