@@ -15,7 +15,7 @@ import { ROOT, startCapdex } from './capdex-process.js'
 import { simulatedProviders } from './simulated-providers.js'
 import type { LongRunning } from './capdex-process.js'
 import type { SimulatedProviders, SimulatedProvidersInit } from './simulated-providers.js'
-import type { CapdexNode, Repo } from '@capdex/node'
+import type { CapdexNode, IndexerHeadEvent, Repo } from '@capdex/node'
 
 export const FIXTURES_DIR = join(ROOT, 'packages', 'manifest', 'test', 'fixtures')
 /** recorded hardware, used in rotation by the provider processes */
@@ -33,19 +33,8 @@ export interface IndexerReady {
   head: { cid: string, height: number } | null
 }
 
-/** `capdex indexer run --json`'s line per durable head. */
-export interface IndexerHeadLine {
-  event: 'head'
-  cid: string
-  height: number
-  time: number
-  count: number
-  live: number
-  written: number
-  changed: number
-  updates: number
-  foldMs: number
-}
+/** `capdex indexer run --json`'s line per durable head: the indexer's head event, as JSON. */
+export type IndexerHeadLine = { event: 'head', cid: string } & Omit<IndexerHeadEvent, 'cid' | 'sequence'>
 
 export interface TempRepo {
   path: string
