@@ -6,7 +6,7 @@ import { auditDiff, auditLog, checkConsistency, compareHeads, formatFieldChange,
 import { CID } from 'multiformats/cid'
 import { contextFor, withNetworkOptions } from '../context.js'
 import { openNodeSession } from '../node-session.js'
-import { formatTable, parseDuration, UsageError } from '../output.js'
+import { formatTable, parseDuration, parsePositiveInteger, UsageError } from '../output.js'
 import type { Output } from '../output.js'
 import type { BlockSource, Repo } from '@capdex/node'
 import type { AuditComponents, EntryState, Equivocation, ProviderChange, VerifyProgressEvents, VerifyProblem } from '@capdex/registry'
@@ -80,12 +80,6 @@ async function headOrTrusted (repo: Repo, head: string | undefined, indexer: str
       : `No trusted head for indexer ${name}: pass a snapshot CID, or run capdex index resolve first`)
   }
   return trusted.cid
-}
-
-function positive (text: string, what: string): number {
-  const n = Number(text)
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${what} must be a positive integer, got '${text}'`)
-  return n
 }
 
 function iso (ms: number | undefined): string {
@@ -168,7 +162,7 @@ export function registerAudit (program: Command, signal: AbortSignal): void {
     .option('--indexer <name>', 'whose trusted head to start from (default: the indexer used last)')
     .action(async (head: string | undefined, opts: AuditOptions & { limit: string }, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
-      const limit = positive(opts.limit, '--limit')
+      const limit = parsePositiveInteger(opts.limit, '--limit')
       await withAudit(repoPath, opts, signal, async ({ repo, components }) => {
         const cid = await headOrTrusted(repo, head, opts.indexer, signal)
         const rows: Array<Record<string, string | number>> = []
@@ -217,7 +211,7 @@ export function registerAudit (program: Command, signal: AbortSignal): void {
           windowMs: parseDuration(opts.window),
           signal,
           onProgress: (e) => { if (e.type === 'registry:audit:provider') out.progress('snapshot at height', e.detail.height) },
-          ...(opts.limit != null ? { limit: positive(opts.limit, '--limit') } : {})
+          ...(opts.limit != null ? { limit: parsePositiveInteger(opts.limit, '--limit') } : {})
         })
         out.result(timeline, () => {
           const u = timeline.uptime
