@@ -14,6 +14,7 @@
 import { CID } from 'multiformats/cid'
 import { Digest } from 'multiformats/hashes/digest'
 import { DAG_CBOR_CODE, LINK_BYTES, MAX_COUNT, MAX_KEY_BYTES, MAX_LEVEL, SHA2_256_BYTES, SHA2_256_CODE } from './constants.js'
+import { CborReader, CID_TAG, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_UINT, headBytes, writeBytes, writeHead } from './cbor.js'
 import { InvalidNodeError } from './errors.js'
 import { sha256 } from './hash.js'
 import { compareBytes, equalBytes } from './keys.js'
@@ -61,48 +62,6 @@ export function branchNode (level: number, keys: readonly Uint8Array[], links: r
     count += childCount
   }
   return { leaf: false, level, keys, links, counts, count }
-}
-
-function writeUint32 (out: Uint8Array, at: number, value: number): void {
-  out[at] = value >>> 24
-  out[at + 1] = (value >>> 16) & 0xff
-  out[at + 2] = (value >>> 8) & 0xff
-  out[at + 3] = value & 0xff
-}
-
-/** Writes a CBOR head at `at` in its shortest form and returns the position after it. */
-function writeHead (out: Uint8Array, at: number, major: number, value: number): number {
-  const type = major << 5
-  if (value < 24) {
-    out[at] = type | value
-    return at + 1
-  }
-  if (value < 0x100) {
-    out[at] = type | 24
-    out[at + 1] = value
-    return at + 2
-  }
-  if (value < 0x10000) {
-    out[at] = type | 25
-    out[at + 1] = value >>> 8
-    out[at + 2] = value & 0xff
-    return at + 3
-  }
-  if (value < 0x1_0000_0000) {
-    out[at] = type | 26
-    writeUint32(out, at + 1, value)
-    return at + 5
-  }
-  out[at] = type | 27
-  writeUint32(out, at + 1, Math.floor(value / 0x1_0000_0000))
-  writeUint32(out, at + 5, value >>> 0)
-  return at + 9
-}
-
-function writeBytes (out: Uint8Array, at: number, bytes: Uint8Array): number {
-  const start = writeHead(out, at, MAJOR_BYTES, bytes.length)
-  out.set(bytes, start)
-  return start + bytes.length
 }
 
 /** Encodes a node as canonical DAG-CBOR and hashes it into its block. */
@@ -163,11 +122,6 @@ export function hashMatches (cid: CID, bytes: Uint8Array): boolean {
   return equalBytes(cid.multihash.digest, sha256(bytes))
 }
 
-/** Encoded size of a CBOR head carrying `value`. */
-export function headBytes (value: number): number {
-  return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < 0x1_0000_0000 ? 5 : 9
-}
-
 export function leafEntryBytes (key: Uint8Array, value: Uint8Array): number {
   return headBytes(key.length) + key.length + headBytes(value.length) + value.length
 }
@@ -182,83 +136,18 @@ export function nodeBytes (level: number, entries: number, entryBytes: number): 
   return 1 + headBytes(level) + lists * headBytes(entries) + entryBytes
 }
 
-const MAJOR_UINT = 0
-const MAJOR_BYTES = 2
-const MAJOR_ARRAY = 4
-const MAJOR_TAG = 6
-const CID_TAG = 42
 /** Tag 42 payload: 0x00, then CIDv1 (0x01), dag-cbor (0x71), sha2-256 (0x12), 32-byte digest (0x20). */
 const LINK_PREFIX = [0x00, 0x01, DAG_CBOR_CODE, SHA2_256_CODE, SHA2_256_BYTES]
 const LINK_PAYLOAD_BYTES = LINK_PREFIX.length + SHA2_256_BYTES
 
 /** Strict reader for the node shape; every deviation is an InvalidNodeError naming the block. */
-class NodeReader {
-  private position = 0
+class NodeReader extends CborReader {
+  constructor (bytes: Uint8Array, private readonly cid: CID) {
+    super(bytes, (detail) => { throw new InvalidNodeError(cid, 'encoding', detail) })
+  }
 
-  constructor (private readonly bytes: Uint8Array, private readonly cid: CID) {}
-
-  fail (detail: string, reason: InvalidNodeReason = 'encoding'): never {
+  failWith (detail: string, reason: InvalidNodeReason): never {
     throw new InvalidNodeError(this.cid, reason, detail)
-  }
-
-  /** Reads a head of the given major type and returns its argument, rejecting non-minimal and indefinite forms. */
-  head (major: number): number {
-    const bytes = this.bytes
-    const at = this.position
-    if (at >= bytes.length) {
-      this.fail('truncated')
-    }
-    const initial = bytes[at]!
-    if (initial >> 5 !== major) {
-      this.fail(`expected CBOR major type ${major} at byte ${at}`)
-    }
-    const info = initial & 0x1f
-    if (info < 24) {
-      this.position = at + 1
-      return info
-    }
-    const width = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
-    if (width === 0) {
-      this.fail(`indefinite or reserved length at byte ${at}`)
-    }
-    if (at + 1 + width > bytes.length) {
-      this.fail('truncated')
-    }
-    let value = 0
-    for (let i = 1; i <= width; i++) {
-      value = value * 256 + bytes[at + i]!
-    }
-    if (value > MAX_COUNT) {
-      this.fail(`integer too large at byte ${at}`)
-    }
-    const minimum = width === 1 ? 24 : width === 2 ? 0x100 : width === 4 ? 0x10000 : 0x1_0000_0000
-    if (value < minimum) {
-      this.fail(`non-minimal integer at byte ${at}`)
-    }
-    this.position = at + 1 + width
-    return value
-  }
-
-  byteString (): Uint8Array {
-    const length = this.head(MAJOR_BYTES)
-    const start = this.position
-    if (start + length > this.bytes.length) {
-      this.fail('truncated')
-    }
-    this.position = start + length
-    return this.bytes.subarray(start, start + length)
-  }
-
-  /** Reads a list head whose length must be `expected` when given; bounded by the bytes left so nothing huge is allocated. */
-  list (expected?: number): number {
-    const length = this.head(MAJOR_ARRAY)
-    if (expected !== undefined && length !== expected) {
-      this.fail(`list of ${length} items where ${expected} were expected`)
-    }
-    if (length > this.bytes.length - this.position) {
-      this.fail('truncated')
-    }
-    return length
   }
 
   keys (): Uint8Array[] {
@@ -267,10 +156,10 @@ class NodeReader {
     for (let i = 0; i < length; i++) {
       const key = this.byteString()
       if (key.length > MAX_KEY_BYTES) {
-        this.fail(`key ${i} is ${key.length} bytes, over the ${MAX_KEY_BYTES} byte limit`, 'size')
+        this.failWith(`key ${i} is ${key.length} bytes, over the ${MAX_KEY_BYTES} byte limit`, 'size')
       }
       if (i > 0 && compareBytes(keys[i - 1]!, key) >= 0) {
-        this.fail(`key ${i} is not greater than key ${i - 1}`, 'order')
+        this.failWith(`key ${i} is not greater than key ${i - 1}`, 'order')
       }
       keys[i] = key
     }
@@ -283,17 +172,11 @@ class NodeReader {
     }
     const payload = this.byteString()
     if (payload.length !== LINK_PAYLOAD_BYTES || LINK_PREFIX.some((byte, i) => payload[i] !== byte)) {
-      this.fail('child links must be CIDv1 dag-cbor sha2-256', 'link')
+      this.failWith('child links must be CIDv1 dag-cbor sha2-256', 'link')
     }
     // built directly over the block's bytes: the prefix is already checked, so no varint parsing or copying
     const bytes = payload.subarray(1)
     return new CID(1, DAG_CBOR_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, bytes.subarray(4), bytes.subarray(2)), bytes)
-  }
-
-  end (): void {
-    if (this.position !== this.bytes.length) {
-      this.fail('trailing bytes')
-    }
   }
 }
 
@@ -307,7 +190,7 @@ export function decodeNode (cid: CID, bytes: Uint8Array): TreeNode {
   }
   const level = reader.head(MAJOR_UINT)
   if ((fields === 3) !== (level === 0) || level > MAX_LEVEL) {
-    reader.fail(`level ${level} does not fit a ${fields === 3 ? 'leaf' : 'branch'}`, 'level')
+    reader.failWith(`level ${level} does not fit a ${fields === 3 ? 'leaf' : 'branch'}`, 'level')
   }
   const keys = reader.keys()
   if (fields === 3) {
@@ -319,7 +202,7 @@ export function decodeNode (cid: CID, bytes: Uint8Array): TreeNode {
     return leafNode(keys, values)
   }
   if (keys.length === 0) {
-    reader.fail('a branch has no children', 'empty')
+    reader.failWith('a branch has no children', 'empty')
   }
   const links = new Array<CID>(reader.list(keys.length))
   for (let i = 0; i < links.length; i++) {
@@ -330,13 +213,13 @@ export function decodeNode (cid: CID, bytes: Uint8Array): TreeNode {
   for (let i = 0; i < counts.length; i++) {
     const count = reader.head(MAJOR_UINT)
     if (count === 0) {
-      reader.fail(`child ${i} claims no entries`, 'count')
+      reader.failWith(`child ${i} claims no entries`, 'count')
     }
     total += count
     counts[i] = count
   }
   if (total > MAX_COUNT) {
-    reader.fail('subtree counts overflow', 'count')
+    reader.failWith('subtree counts overflow', 'count')
   }
   reader.end()
   return branchNode(level, keys, links, counts)

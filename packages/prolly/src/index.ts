@@ -195,6 +195,8 @@ export { memoryBlockStore, fromHeliaBlockstore } from './blockstores.js'
 export type { HeliaBlockstore } from './blockstores.js'
 export { MAX_KEY_BYTES, DEFAULT_TARGET_FANOUT, DEFAULT_MAX_NODE_BYTES, DEFAULT_CACHE_SIZE, MIN_NODE_BYTES, MAX_NODE_BYTES_LIMIT } from './constants.js'
 export * from './errors.js'
+/** Canonical DAG-CBOR primitives of the node codec, for other specialised codecs (provider entries). */
+export * as cbor from './cbor.js'
 
 /**
  * Creates a tree engine over a block store. The engine holds no root: every call takes the root CID to work on,

@@ -200,7 +200,11 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
 }
 
 async function loadNew (ctx: TreeContext, pending: PendingBlock[], cid: CID, options: ProllyOptions): Promise<TreeNode> {
-  return pending.find((block) => block.cid.equals(cid))?.node ?? ctx.store.load(cid, options)
+  // pending is in level order and the root chain is the top of it: search from the end
+  for (let i = pending.length - 1; i >= 0; i--) {
+    if (pending[i]!.cid.equals(cid)) return pending[i]!.node
+  }
+  return ctx.store.load(cid, options)
 }
 
 /** Writes the new blocks up to `maxLevel`, children before parents; anything above is the dropped chain. */

@@ -39,6 +39,38 @@ describe('lease summary (the uptime attribute)', () => {
     }))
   })
 
+  it('matches a flag-per-bucket reference, also when the window end moves', () => {
+    const W = UPTIME_WINDOW_BUCKETS
+    const reference = (previous: { end: number, runs: number[] } | undefined, end: number, marks: LeaseMarks[]): { end: number, runs: number[] } => {
+      const flags = new Uint8Array(W)
+      const set = (b: number): void => { if (end - b >= 0 && end - b < W) flags[end - b] = 1 }
+      if (previous !== undefined) {
+        let bucket = previous.end
+        previous.runs.forEach((length, i) => {
+          if (i % 2 === 0) for (let b = bucket; b > bucket - length; b--) set(b)
+          bucket -= length
+        })
+      }
+      for (const { from, to } of marks) for (let b = from; b <= to; b++) set(b)
+      const runs: number[] = []
+      let covered = true
+      let length = 0
+      for (const flag of flags) {
+        if ((flag === 1) !== covered) { runs.push(length); covered = !covered; length = 0 }
+        length++
+      }
+      if (covered) runs.push(length)
+      if (runs.length === 1 && runs[0] === 0) runs.pop()
+      return { end, runs }
+    }
+    const marksNear = (end: number): fc.Arbitrary<LeaseMarks[]> => fc.array(fc.integer({ min: end - W - 30, max: end + 30 }).chain((from) => fc.integer({ min: from, max: from + 200 }).map((to): LeaseMarks => ({ from, to }))), { maxLength: 12 })
+    fc.assert(fc.property(fc.integer({ min: -W - 50, max: W + 50 }), marksNear(20_000), marksNear(20_000), fc.boolean(), (shift, first, second, fromNothing) => {
+      const previous = fromNothing ? undefined : mergeLease(undefined, 20_000, first)
+      if (previous !== undefined) expect(previous).toEqual(reference(undefined, 20_000, first))
+      expect(mergeLease(previous, 20_000 + shift, second)).toEqual(reference(previous, 20_000 + shift, second))
+    }), { numRuns: 300 })
+  })
+
   it('rounds the uptime down to 0.01 of the 30-day window', () => {
     const full = mergeLease(undefined, 5000, [{ from: 5000 - UPTIME_WINDOW_BUCKETS + 1, to: 5000 }])
     expect(full.runs).toEqual([UPTIME_WINDOW_BUCKETS])

@@ -1,7 +1,7 @@
 import { encodeManifest, manifestCid } from '@capdex/manifest'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { nameFromBytes } from '../src/records/index.js'
+import { nameFromBytes, publicKeyFromName } from '../src/records/index.js'
 import type { VerifiedRecord } from '../src/records/index.js'
 import type { RecordReader, VerifiedUpdate } from '../src/snapshot/index.js'
 import type { Manifest } from '@capdex/manifest'
@@ -54,7 +54,7 @@ export function testRecord (init: TestRecordInit): VerifiedRecord {
   const value = `/ipfs/${init.manifestCid.toString()}`
   return {
     name: init.name,
-    publicKey: undefined as unknown as VerifiedRecord['publicKey'],
+    publicKey: publicKeyFromName(init.name),
     value,
     valueCid: init.manifestCid,
     sequence: BigInt(init.sequence),

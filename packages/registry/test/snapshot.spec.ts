@@ -1,4 +1,5 @@
 import { memoryBlockStore, prolly } from '@capdex/prolly'
+import fc from 'fast-check'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -18,6 +19,30 @@ describe('entry encoding', () => {
 
   it('round-trips', () => {
     expect(decodeEntry(encodeEntry(entry))).toEqual(entry)
+  })
+
+  it('writes exactly what @ipld/dag-cbor writes, and reads back only that', () => {
+    const entries = fc.record({
+      record: fc.uint8Array({ maxLength: 700 }),
+      seen: fc.oneof(fc.integer({ min: 0, max: 30 }), fc.maxSafeNat()),
+      lease: fc.option(fc.array(fc.integer({ min: 1, max: 300 }), { maxLength: 9 }).map((runs) => runs.length % 2 === 0 ? [...runs, 1] : runs), { nil: undefined }),
+      v0: fc.boolean()
+    })
+    const V0 = CID.parse('QmPZ9gcCEpqKTo6aq61g2nXGUhM4iCL3ewB6LDXZCtioEB')
+    fc.assert(fc.property(entries, fc.integer({ min: 0, max: 5000 }), ({ record, seen, lease, v0 }, end) => {
+      const manifest = v0 ? V0 : ROOT
+      const fields = { record, manifest, seen }
+      const value = lease === undefined ? fields : { ...fields, lease: { end, runs: lease } }
+      const bytes = encodeEntry(value)
+      expect(bytes).toEqual(dagCbor.encode(lease === undefined ? fields : { ...fields, lease: [end, ...lease] }))
+      expect(decodeEntry(bytes)).toEqual(value)
+    }), { numRuns: 200 })
+    // non-minimal heads, indefinite lengths and trailing bytes
+    const good = encodeEntry(entry)
+    expect(() => decodeEntry(Uint8Array.of(...good, 0))).toThrow(expect.objectContaining({ name: 'InvalidEntryError' }))
+    expect(() => decodeEntry(Uint8Array.of(0xb8, 3, ...good.subarray(1)))).toThrow(expect.objectContaining({ name: 'InvalidEntryError' }))
+    expect(() => decodeEntry(Uint8Array.of(0xbf, ...good.subarray(1), 0xff))).toThrow(expect.objectContaining({ name: 'InvalidEntryError' }))
+    expect(() => decodeEntry(good.subarray(0, good.length - 1))).toThrow(expect.objectContaining({ name: 'InvalidEntryError' }))
   })
 
   it('rejects extra or missing keys and wrong types', () => {

@@ -63,18 +63,25 @@ export function encodeNumber (n: number): Uint8Array {
   if (Number.isNaN(n)) {
     throw new InvalidNumberError()
   }
+  NUMBER_SCRATCH[0] = n === 0 ? 0 : n
   const out = new Uint8Array(NUMBER_BYTES)
-  const view = new DataView(out.buffer)
-  view.setFloat64(0, n === 0 ? 0 : n, false)
-  if ((out[0] ?? 0) & 0x80) {
+  for (let i = 0; i < NUMBER_BYTES; i++) {
+    out[i] = NUMBER_SCRATCH_BYTES[LITTLE_ENDIAN ? NUMBER_BYTES - 1 - i : i]!
+  }
+  if (out[0]! & 0x80) {
     for (let i = 0; i < NUMBER_BYTES; i++) {
-      out[i] = ~(out[i] ?? 0) & 0xff
+      out[i] = ~out[i]! & 0xff
     }
   } else {
-    out[0] = (out[0] ?? 0) ^ 0x80
+    out[0] = out[0]! ^ 0x80
   }
   return out
 }
+
+// a float64's bytes without a DataView per call (attribute keys are built per folded update)
+const NUMBER_SCRATCH = new Float64Array(1)
+const NUMBER_SCRATCH_BYTES = new Uint8Array(NUMBER_SCRATCH.buffer)
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1
 
 /** Inverse of `encodeNumber` over its first 8 bytes. */
 export function decodeNumber (bytes: Uint8Array): number {
@@ -98,8 +105,12 @@ export function decodeNumber (bytes: Uint8Array): number {
 
 /** The canonical form strings are indexed and compared in: NFC, lower case. */
 export function canonicalString (s: string): string {
+  // printable ASCII is already NFC, and lower-cases to ASCII (the common case, and a hot path in fold)
+  if (PRINTABLE_ASCII.test(s)) return s.toLowerCase()
   return s.normalize('NFC').toLowerCase().normalize('NFC')
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
 
 /**
  * Order-preserving, 0x00-free encoding of a string: canonical form (NFC, lower case) as UTF-8,
@@ -191,9 +202,22 @@ export function attrValuePrefix (attr: AttrName, value: AttrValue): Uint8Array {
   return concat([textEncoder.encode(attr), SEP, encodeAttrValue(attr, value), SEP])
 }
 
+/** `attr ‖ 0x00` of every attribute, encoded once. */
+const ATTR_HEADS = new Map<string, Uint8Array>(ATTR_NAMES.map((name) => [name, concat([textEncoder.encode(name), SEP])]))
+
 /** The full attribute-index key `attr ‖ 0x00 ‖ enc(value) ‖ 0x00 ‖ providerKey`. */
 export function attrKey (attr: AttrName, value: AttrValue, providerKey: Uint8Array): Uint8Array {
-  return concat([attrValuePrefix(attr, value), providerKey])
+  const head = ATTR_HEADS.get(attr)
+  if (head === undefined) {
+    throw new InvalidAttributeError(`Unknown attribute "${attr}"`)
+  }
+  const encoded = encodeAttrValue(attr, value)
+  const key = new Uint8Array(head.length + encoded.length + 1 + providerKey.length)
+  key.set(head, 0)
+  key.set(encoded, head.length)
+  key[head.length + encoded.length] = ATTR_SEPARATOR
+  key.set(providerKey, head.length + encoded.length + 1)
+  return key
 }
 
 export interface AttrBounds {
@@ -324,19 +348,25 @@ export interface AttrContext {
   uptime?: number | undefined
 }
 
+/** A string that two pairs share exactly when they encode to the same key (for a provider). */
+export function attrPairId ({ attr, value }: AttrPair): string {
+  return `${attr}\u0000${typeof value === 'string' ? canonicalString(value) : String(value === 0 ? 0 : value)}`
+}
+
 /**
- * The attribute pairs of one provider: one per single-valued attribute present, one per distinct
- * value of a multi-valued one. Sorted by encoded value within an attribute, without duplicates.
+ * The attribute pairs a manifest alone decides: one per single-valued attribute present, one per
+ * distinct value of a multi-valued one, without duplicates.
  */
-export function attrsForManifest (manifest: Manifest, record: AttrContext): AttrPair[] {
+export function manifestAttrs (manifest: Manifest): AttrPair[] {
   const out: AttrPair[] = []
   const seen = new Set<string>()
   const add = (attr: AttrName, value: AttrValue): void => {
     if (typeof value === 'number' && Number.isNaN(value)) return
-    const id = `${attr}\u0000${typeof value === 'string' ? canonicalString(value) : String(value === 0 ? 0 : value)}`
+    const pair = { attr, value }
+    const id = attrPairId(pair)
     if (seen.has(id)) return
     seen.add(id)
-    out.push({ attr, value })
+    out.push(pair)
   }
   for (const g of manifest.gpus) add('gpu', g.model)
   add('gpus', manifest.gpus.reduce((sum, g) => sum + g.count, 0))
@@ -350,9 +380,21 @@ export function attrsForManifest (manifest: Manifest, record: AttrContext): Attr
   add('mem', manifest.memory.totalMiB / MIB_PER_GIB)
   add('uplink', manifest.network.uplinkMbps)
   for (const a of manifest.attestations) add('attested-by', a.toString())
-  add('expires', record.validity.getTime())
-  if (record.uptime !== undefined) add('uptime', record.uptime)
   return out
+}
+
+/** The attribute pairs that come from outside the manifest: `expires` and, with a lease summary, `uptime`. */
+export function contextAttrs (record: AttrContext): AttrPair[] {
+  const out: AttrPair[] = []
+  const expires = record.validity.getTime()
+  if (!Number.isNaN(expires)) out.push({ attr: 'expires', value: expires })
+  if (record.uptime !== undefined && !Number.isNaN(record.uptime)) out.push({ attr: 'uptime', value: record.uptime })
+  return out
+}
+
+/** Every attribute pair of one provider: the manifest's, then the record's and the entry's. */
+export function attrsForManifest (manifest: Manifest, record: AttrContext): AttrPair[] {
+  return [...manifestAttrs(manifest), ...contextAttrs(record)]
 }
 
 /** The attribute-index keys of one provider, for a mutate batch. */

@@ -1,4 +1,4 @@
-import * as dagCbor from '@ipld/dag-cbor'
+import { cbor } from '@capdex/prolly'
 import { CID } from 'multiformats/cid'
 import { equals } from 'uint8arrays/equals'
 import { MAX_ENTRY_BYTES } from './constants.js'
@@ -31,14 +31,70 @@ export interface ProviderEntry {
 }
 
 const ENTRY_KEYS = ['manifest', 'record', 'seen']
-const ENTRY_KEYS_WITH_LEASE = ['lease', 'manifest', 'record', 'seen']
 
+const utf8 = new TextEncoder()
+// DAG-CBOR map keys in canonical order: shorter first, then bytewise
+const SEEN = utf8.encode('seen')
+const LEASE = utf8.encode('lease')
+const RECORD = utf8.encode('record')
+const MANIFEST = utf8.encode('manifest')
+
+function textKeyBytes (key: Uint8Array): number {
+  return cbor.headBytes(key.length) + key.length
+}
+
+function writeTextKey (out: Uint8Array, at: number, key: Uint8Array): number {
+  const start = cbor.writeHead(out, at, cbor.MAJOR_TEXT, key.length)
+  out.set(key, start)
+  return start + key.length
+}
+
+/**
+ * Encodes an entry as the canonical DAG-CBOR map @ipld/dag-cbor would write (the tests check byte
+ * equality), specialised to this one shape: the indexer encodes one entry per folded update.
+ */
 export function encodeEntry (entry: ProviderEntry): Uint8Array {
   if (!(entry.record instanceof Uint8Array) || CID.asCID(entry.manifest) == null || !Number.isSafeInteger(entry.seen) || entry.seen < 0) {
     throw new InvalidEntryError('An entry needs record bytes, a manifest CID and a non-negative integer seen')
   }
-  const fields = { record: entry.record, manifest: entry.manifest, seen: entry.seen }
-  return dagCbor.encode(entry.lease === undefined ? fields : { ...fields, lease: leaseToList(entry.lease) })
+  const lease = entry.lease === undefined ? undefined : leaseToList(entry.lease)
+  const cid = entry.manifest.bytes
+  let size = 1 + textKeyBytes(SEEN) + cbor.headBytes(entry.seen) +
+    textKeyBytes(RECORD) + cbor.headBytes(entry.record.length) + entry.record.length +
+    textKeyBytes(MANIFEST) + cbor.headBytes(cbor.CID_TAG) + cbor.headBytes(cid.length + 1) + cid.length + 1
+  if (lease !== undefined) {
+    size += textKeyBytes(LEASE) + cbor.headBytes(lease.length)
+    for (const n of lease) size += cbor.headBytes(n)
+  }
+  const out = new Uint8Array(size)
+  let at = cbor.writeHead(out, 0, cbor.MAJOR_MAP, lease === undefined ? 3 : 4)
+  at = writeTextKey(out, at, SEEN)
+  at = cbor.writeHead(out, at, cbor.MAJOR_UINT, entry.seen)
+  if (lease !== undefined) {
+    at = writeTextKey(out, at, LEASE)
+    at = cbor.writeHead(out, at, cbor.MAJOR_ARRAY, lease.length)
+    for (const n of lease) at = cbor.writeHead(out, at, cbor.MAJOR_UINT, n)
+  }
+  at = writeTextKey(out, at, RECORD)
+  at = cbor.writeBytes(out, at, entry.record)
+  at = writeTextKey(out, at, MANIFEST)
+  at = cbor.writeHead(out, at, cbor.MAJOR_TAG, cbor.CID_TAG)
+  at = cbor.writeHead(out, at, cbor.MAJOR_BYTES, cid.length + 1)
+  out[at] = 0
+  out.set(cid, at + 1)
+  return out
+}
+
+function readKey (reader: cbor.CborReader, expected: Uint8Array): boolean {
+  const start = reader.position
+  const length = reader.head(cbor.MAJOR_TEXT)
+  const at = reader.position
+  if (length === expected.length && at + length <= reader.bytes.length && equals(reader.bytes.subarray(at, at + length), expected)) {
+    reader.position = at + length
+    return true
+  }
+  reader.position = start
+  return false
 }
 
 /**
@@ -50,32 +106,36 @@ export function decodeEntry (bytes: Uint8Array): ProviderEntry {
   if (bytes.length > MAX_ENTRY_BYTES) {
     throw new InvalidEntryError(`Entry of ${bytes.length} bytes exceeds ${MAX_ENTRY_BYTES}`)
   }
-  let value: unknown
-  try {
-    value = dagCbor.decode(bytes)
-  } catch (err) {
-    throw new InvalidEntryError(`Entry is not canonical DAG-CBOR: ${(err as Error).message}`)
+  const reader = new cbor.CborReader(bytes, (detail) => { throw new InvalidEntryError(`Entry is not canonical DAG-CBOR: ${detail}`) })
+  const keysError = (): never => { throw new InvalidEntryError(`Entry must be a map with exactly the keys ${ENTRY_KEYS.join(', ')} (and optionally lease), in canonical order`) }
+  const fields = reader.head(cbor.MAJOR_MAP)
+  if (fields !== 3 && fields !== 4) keysError()
+  if (!readKey(reader, SEEN)) keysError()
+  const seen = reader.head(cbor.MAJOR_UINT)
+  let lease: LeaseSummary | undefined
+  if (fields === 4) {
+    if (!readKey(reader, LEASE)) keysError()
+    const list = new Array<number>(reader.list())
+    for (let i = 0; i < list.length; i++) list[i] = reader.head(cbor.MAJOR_UINT)
+    lease = leaseFromList(list)
   }
-  if (value == null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array || CID.asCID(value) != null) {
-    throw new InvalidEntryError('Entry is not a map')
-  }
-  const keys = Object.keys(value).sort()
-  const expected = keys.length === ENTRY_KEYS_WITH_LEASE.length ? ENTRY_KEYS_WITH_LEASE : ENTRY_KEYS
-  if (keys.length !== expected.length || keys.some((k, i) => k !== expected[i])) {
-    throw new InvalidEntryError(`Entry keys must be exactly ${ENTRY_KEYS.join(', ')} (and optionally lease); got ${keys.join(', ')}`)
-  }
-  const { record, manifest, seen, lease } = value as Record<string, unknown>
-  if (!(record instanceof Uint8Array)) {
-    throw new InvalidEntryError('Entry "record" must be bytes')
-  }
-  const cid = CID.asCID(manifest)
-  if (cid == null) {
+  if (!readKey(reader, RECORD)) keysError()
+  const record = reader.byteString()
+  if (!readKey(reader, MANIFEST)) keysError()
+  if (reader.head(cbor.MAJOR_TAG) !== cbor.CID_TAG) {
     throw new InvalidEntryError('Entry "manifest" must be a CID')
   }
-  if (typeof seen !== 'number' || !Number.isSafeInteger(seen) || seen < 0) {
-    throw new InvalidEntryError('Entry "seen" must be a non-negative integer')
+  const link = reader.byteString()
+  reader.end()
+  let manifest: CID
+  try {
+    if (link[0] !== 0) throw new Error('no 0x00 prefix')
+    manifest = CID.decode(link.subarray(1))
+  } catch (err) {
+    throw new InvalidEntryError(`Entry "manifest" is not a CID: ${(err as Error).message}`)
   }
-  const entry: ProviderEntry = lease === undefined ? { record, manifest: cid, seen } : { record, manifest: cid, seen, lease: leaseFromList(lease) }
+  const entry: ProviderEntry = lease === undefined ? { record, manifest, seen } : { record, manifest, seen, lease }
+  // CID.decode accepts forms a DAG-CBOR writer would never produce: re-encoding settles it
   if (!equals(encodeEntry(entry), bytes)) {
     throw new InvalidEntryError('Entry is not in canonical form')
   }

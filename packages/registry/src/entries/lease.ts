@@ -70,53 +70,53 @@ export function leaseMarks (validityMs: number, issuedAtMs: number): LeaseMarks 
   return from === undefined || to === undefined ? undefined : { from, to }
 }
 
-/** The covered buckets of a summary as flags, index 0 being `end`. */
-function toFlags (summary: LeaseSummary | undefined, end: number): Uint8Array {
-  const flags = new Uint8Array(UPTIME_WINDOW_BUCKETS)
-  if (summary === undefined) return flags
-  let bucket = summary.end
-  summary.runs.forEach((length, i) => {
-    if (i % 2 === 0) {
-      for (let b = bucket; b > bucket - length; b--) setFlag(flags, end, b)
-    }
-    bucket -= length
-  })
-  return flags
-}
-
-function setFlag (flags: Uint8Array, end: number, bucket: number): void {
-  const index = end - bucket
-  if (index >= 0 && index < UPTIME_WINDOW_BUCKETS) flags[index] = 1
-}
-
-function fromFlags (flags: Uint8Array, end: number): LeaseSummary {
-  const runs: number[] = []
-  let covered = true
-  let length = 0
-  for (const flag of flags) {
-    if ((flag === 1) !== covered) {
-      runs.push(length)
-      covered = !covered
-      length = 0
-    }
-    length++
-  }
-  // a trailing uncovered run is left out; so is a lone empty covered run
-  if (covered) runs.push(length)
-  if (runs.length === 1 && runs[0] === 0) runs.pop()
-  return { end, runs }
-}
-
 /**
  * The summary after folding: the previous one's covered buckets and the new marks, cut to the
  * window that ends at `end` (buckets after `end` are dropped, as are those a full window older).
+ *
+ * Works on covered spans rather than a flag per bucket: a summary holds a handful of runs, while
+ * the window has thousands of buckets, and the indexer merges once per folded update.
  */
 export function mergeLease (previous: LeaseSummary | undefined, end: number, marks: Iterable<LeaseMarks>): LeaseSummary {
-  const flags = toFlags(previous, end)
-  for (const { from, to } of marks) {
-    for (let b = Math.max(from, end - UPTIME_WINDOW_BUCKETS + 1); b <= Math.min(to, end); b++) setFlag(flags, end, b)
+  const oldest = end - UPTIME_WINDOW_BUCKETS + 1
+  // inclusive [from, to] bucket spans, clamped to the window
+  const spans: Array<[number, number]> = []
+  const add = (from: number, to: number): void => {
+    const lo = Math.max(from, oldest)
+    const hi = Math.min(to, end)
+    if (lo <= hi) spans.push([lo, hi])
   }
-  return fromFlags(flags, end)
+  if (previous !== undefined) {
+    let bucket = previous.end
+    for (let i = 0; i < previous.runs.length; i++) {
+      const length = previous.runs[i]!
+      if (i % 2 === 0) add(bucket - length + 1, bucket)
+      bucket -= length
+    }
+  }
+  for (const { from, to } of marks) add(from, to)
+  // newest first; a span that touches or overlaps the one before joins it
+  spans.sort((a, b) => b[1] - a[1])
+  const runs: number[] = []
+  let cursor = end
+  let current: [number, number] | undefined
+  const close = (span: [number, number]): void => {
+    const gap = cursor - span[1]
+    if (runs.length > 0) runs.push(gap)
+    else if (gap > 0) runs.push(0, gap)
+    runs.push(span[1] - span[0] + 1)
+    cursor = span[0] - 1
+  }
+  for (const span of spans) {
+    if (current !== undefined && span[1] >= current[0] - 1) {
+      current[0] = Math.min(current[0], span[0])
+      continue
+    }
+    if (current !== undefined) close(current)
+    current = [span[0], span[1]]
+  }
+  if (current !== undefined) close(current)
+  return { end, runs }
 }
 
 /** Number of covered buckets in the summary's window. */

@@ -57,7 +57,7 @@ export { ANNOUNCEMENT_INLINE_MANIFEST_MAX, ANNOUNCEMENT_MANIFEST_MAX_SIZE, ANNOU
 export { createRecord } from './create.js'
 export type { CreateRecordOptions } from './create.js'
 export * from './errors.js'
-export { nameFromBytes, nameFromPublicKey, nameToBytes, publicKeyFromName } from './name.js'
+export { nameBytesFromRaw, nameFromBytes, nameFromPublicKey, nameToBytes, publicKeyFromName } from './name.js'
 export { checkSupersedes, selectNewest } from './select.js'
 export { recordVerifier, verifyAnnouncement, verifyRecord } from './verifier.js'
 export type { RecordVerifier, RecordVerifierInit, VerifyAnnouncementOptions, VerifyRecordOptions } from './verifier.js'

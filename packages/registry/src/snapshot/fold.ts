@@ -1,15 +1,15 @@
 import { decodeManifest } from '@capdex/manifest'
-
-import { sha256 } from 'multiformats/hashes/sha2'
+import { Buffer } from 'node:buffer'
+import { hash } from 'node:crypto'
 import { CustomProgressEvent } from 'progress-events'
 import { compare } from 'uint8arrays/compare'
 import { equals } from 'uint8arrays/equals'
 import { toString } from 'uint8arrays/to-string'
-import { attrKeysForManifest, attrRange, decodeAttrKey } from '../entries/attrs.js'
+import { attrKey, attrPairId, attrRange, contextAttrs, decodeAttrKey, manifestAttrs } from '../entries/attrs.js'
 import { decodeEntry, encodeEntry, entrySeen, entryUptime } from '../entries/entry.js'
 import { MissingManifestError } from '../entries/errors.js'
 import { leaseEnd, leaseMarks, mergeLease, sameLease } from '../entries/lease.js'
-import { nameToBytes, selectNewest, verifyRecord } from '../records/index.js'
+import { nameBytesFromRaw, selectNewest, verifyRecord } from '../records/index.js'
 import { DEFAULT_PRUNE_AFTER_MS, SNAPSHOT_VERSION } from './constants.js'
 import { InvalidFoldInputError, TimeWentBackwardsError } from './errors.js'
 import { writeSnapshot } from './format.js'
@@ -17,6 +17,7 @@ import { historyOperations } from './history.js'
 import type { Snapshot } from './format.js'
 import type { CID } from 'multiformats/cid'
 import type { ProviderEntry } from '../entries/entry.js'
+import type { AttrPair } from '../entries/attrs.js'
 import type { LeaseMarks } from '../entries/lease.js'
 import type { VerifiedRecord } from '../records/index.js'
 import type { Manifest } from '@capdex/manifest'
@@ -114,6 +115,8 @@ interface Side {
 
 const EMPTY = new Uint8Array(0)
 
+const SHA2_256 = 0x12
+
 const utf8 = new TextEncoder()
 
 /**
@@ -127,6 +130,27 @@ function rank (a: VerifiedRecord, b: VerifiedRecord): number {
   if (a.value !== b.value) return compare(utf8.encode(a.value), utf8.encode(b.value))
   if (equals(a.bytes, b.bytes)) return 0
   return selectNewest(a, b) === a ? -1 : 1
+}
+
+/** A map key for bytes: latin1 keeps one char per byte and is far cheaper than hex. */
+function bytesId (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+}
+
+/**
+ * The attribute operations that turn one provider's `before` pairs into its `after` pairs. Only
+ * pairs that differ are encoded: two spellings of one value (case, -0) are one pair, as they are
+ * one key.
+ */
+function attrDelta (before: AttrPair[], after: AttrPair[], providerKey: Uint8Array, ops: Operation[]): void {
+  const old = new Map<string, AttrPair>()
+  for (const pair of before) old.set(attrPairId(pair), pair)
+  for (const pair of after) {
+    const id = attrPairId(pair)
+    if (old.has(id)) old.delete(id)
+    else ops.push({ op: 'put', key: attrKey(pair.attr, pair.value, providerKey), value: EMPTY })
+  }
+  for (const { attr, value } of old.values()) ops.push({ op: 'delete', key: attrKey(attr, value, providerKey) })
 }
 
 /** Same name, same sequence, different values: two signed claims that cannot both hold. */
@@ -201,8 +225,9 @@ export async function fold (
     if (valueCid == null || !valueCid.equals(update.manifestCid)) {
       throw new InvalidFoldInputError(`The record of ${update.record.name} does not point to manifest ${update.manifestCid.toString()}`)
     }
-    const key = nameToBytes(update.record.name)
-    const id = toString(key, 'base16')
+    // the verified record's own key: its name is the identity multihash of it
+    const key = nameBytesFromRaw(update.record.publicKey.raw)
+    const id = bytesId(key)
     const current = candidates.get(id)
     const marks = leaseMarks(update.record.validity.getTime(), entrySeen(update.manifest))
     if (current == null) {
@@ -226,11 +251,12 @@ export async function fold (
   const expiredKeys = new Map<string, { key: Uint8Array, expires: number }>()
   for await (const { key } of prolly.range(attrsRoot, { ...attrRange('expires', { lt: cutoff }), ...aborts })) {
     const { providerKey, value } = decodeAttrKey(key)
-    expiredKeys.set(toString(providerKey, 'base16'), { key: providerKey, expires: value as number })
+    expiredKeys.set(bytesId(providerKey), { key: providerKey, expires: value as number })
   }
   options.onProgress?.(new CustomProgressEvent('registry:fold:prune', { candidates: expiredKeys.size }))
 
   // 3. Per provider, the entry before and after this fold.
+  // latin1 ids sort as their bytes do
   const ids = [...new Set([...candidates.keys(), ...expiredKeys.keys()])].sort()
   const providerOps: Operation[] = []
   const attrOps: Operation[] = []
@@ -306,12 +332,14 @@ export async function fold (
     if (before == null) delta++
     if (after == null) delta--
 
-    const oldKeys = before == null ? [] : attrKeysForManifest(await manifestOf(before), before, key)
-    const newKeys = after == null ? [] : attrKeysForManifest(await manifestOf(after), after, key)
-    const oldIds = new Set(oldKeys.map((k) => toString(k, 'base16')))
-    const newIds = new Set(newKeys.map((k) => toString(k, 'base16')))
-    for (const k of oldKeys) if (!newIds.has(toString(k, 'base16'))) attrOps.push({ op: 'delete', key: k })
-    for (const k of newKeys) if (!oldIds.has(toString(k, 'base16'))) attrOps.push({ op: 'put', key: k, value: EMPTY })
+    if (before != null && after != null && before.manifestCid.equals(after.manifestCid)) {
+      // one manifest on both sides (a heartbeat): only the record's and the lease's attributes can move
+      attrDelta(contextAttrs(before), contextAttrs(after), key, attrOps)
+    } else {
+      const oldPairs = before == null ? [] : [...manifestAttrs(await manifestOf(before)), ...contextAttrs(before)]
+      const newPairs = after == null ? [] : [...manifestAttrs(await manifestOf(after)), ...contextAttrs(after)]
+      attrDelta(oldPairs, newPairs, key, attrOps)
+    }
     if (after == null) {
       providerOps.push({ op: 'delete', key })
     } else {
@@ -324,8 +352,7 @@ export async function fold (
 
   // 4. Manifest blocks first, then the trees, then the snapshot that points at them.
   for (const { cid, bytes } of manifestPuts) {
-    const digest = await sha256.digest(bytes)
-    if (cid.multihash.code !== sha256.code || !equals(digest.bytes, cid.multihash.bytes)) {
+    if (cid.multihash.code !== SHA2_256 || !equals(hash('sha256', bytes, 'buffer'), cid.multihash.digest)) {
       throw new InvalidFoldInputError(`Manifest bytes do not hash to ${cid.toString()}`)
     }
     await blocks.put(cid, bytes, aborts)
