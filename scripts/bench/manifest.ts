@@ -3,6 +3,8 @@
  * in one run, plus publish-to-heard latency between two real nodes on loopback.
  *
  * - manifest validate + encode + hash vs plain @ipld/dag-json encode + sha256 of the same object (target ≥ 0.5)
+ * - decodeManifest (JSON.parse fast path) vs decodeManifestStrict (@ipld/dag-json decode + re-encode
+ *   + compare), both validating, over the recorded fixtures and simulated manifests (target ≤ 30 µs)
  * - record verification vs raw node:crypto Ed25519 verify of the same signed bytes (target ≥ 0.8)
  * - publish → heard latency on loopback: median and max of 20 runs
  */
@@ -10,14 +12,18 @@ import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { detectManifest, encodeManifest, manifestCid, systemInfoFromSnapshot, validateManifest } from '@capdex/manifest'
+import { decodeManifest, decodeManifestStrict, detectManifest, encodeManifest, manifestCid, systemInfoFromSnapshot, validateManifest } from '@capdex/manifest'
 import { announcementListener, createCapdexNode, initRepo, openRepo, providerService } from '@capdex/node'
 import { createRecord, nameFromPublicKey, verifyRecord } from '@capdex/registry'
 import * as dagJson from '@ipld/dag-json'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { seededRandom, simulatedManifest } from '../lib/simulated-providers.js'
 import type { Manifest, SystemInfoSnapshot } from '@capdex/manifest'
 
-const FIXTURE = join(import.meta.dirname, '..', '..', 'packages', 'manifest', 'test', 'fixtures', 'h100-sxm-server.json')
+const FIXTURES = join(import.meta.dirname, '..', '..', 'packages', 'manifest', 'test', 'fixtures')
+const FIXTURE = join(FIXTURES, 'h100-sxm-server.json')
+const FIXTURE_NAMES = ['h100-sxm-server', 'mi300x-server', 'rtx4090-desktop', 'cpu-only-server', 'unknown-gpu-workstation']
+const SIMULATED_MANIFESTS = 64
 
 /** Runs `fn` for about `ms` and returns operations per second. */
 async function rate (fn: () => unknown, ms: number): Promise<number> {
@@ -70,6 +76,45 @@ async function manifestFigures (): Promise<{ capdex: number, peer: number, ratio
   const input = dagJson.decode<Manifest>(dagJson.encode(manifest))
   const figures = await sideBySide(() => manifestCid(encodeManifest(validateManifest(input))), () => sha256(dagJson.encode(input)))
   return { ...figures, bytes: encodeManifest(manifest).byteLength }
+}
+
+/**
+ * Typical manifests as an indexer receives them: the recorded fixtures through detectManifest, and
+ * simulated providers' heartbeats, which link the previous manifest through `prev`.
+ */
+async function typicalManifests (): Promise<Uint8Array[]> {
+  const key = await generateKeyPair('Ed25519')
+  const provider = nameFromPublicKey(key.publicKey)
+  const now = new Date('2026-11-24T00:00:00Z')
+  const out: Uint8Array[] = []
+  for (const name of FIXTURE_NAMES) {
+    const snapshot = JSON.parse(await readFile(join(FIXTURES, `${name}.json`), 'utf8')) as SystemInfoSnapshot
+    const { manifest } = await detectManifest({ system: systemInfoFromSnapshot(snapshot) }, {
+      provider, now, overrides: { location: { country: 'DE', region: 'eu-central' }, endpoints: ['/dns4/gpu1.example.net/tcp/4001'] }
+    })
+    out.push(encodeManifest(manifest))
+  }
+  const rand = seededRandom(1)
+  let prev = manifestCid(out[0] ?? new Uint8Array())
+  for (let i = 0; i < SIMULATED_MANIFESTS; i++) {
+    const bytes = encodeManifest(simulatedManifest(provider, rand, now.getTime() + i * 180_000, i === 0 ? null : prev))
+    prev = manifestCid(bytes)
+    out.push(bytes)
+  }
+  return out
+}
+
+/** decodeManifest vs decodeManifestStrict over the same manifests, in µs per manifest. */
+async function decodeFigures (): Promise<{ fast: number, strict: number, ratio: number, manifests: number, meanBytes: number }> {
+  const manifests = await typicalManifests()
+  for (const bytes of manifests) {
+    // the fast path must give what the strict path gives; the property tests prove it, this guards the bench
+    if (JSON.stringify(decodeManifest(bytes)) !== JSON.stringify(decodeManifestStrict(bytes))) throw new Error('fast and strict decode disagree')
+  }
+  const figures = await sideBySide(() => { for (const bytes of manifests) decodeManifest(bytes) }, () => { for (const bytes of manifests) decodeManifestStrict(bytes) }, 9, 400)
+  const perManifest = (opsPerSecond: number): number => 1e6 / (opsPerSecond * manifests.length)
+  const meanBytes = manifests.reduce((sum, bytes) => sum + bytes.byteLength, 0) / manifests.length
+  return { fast: perManifest(figures.capdex), strict: perManifest(figures.peer), ratio: figures.ratio, manifests: manifests.length, meanBytes }
 }
 
 async function recordFigures (): Promise<{ capdex: number, peer: number, ratio: number }> {
@@ -146,6 +191,7 @@ async function latencyFigures (runs = 20): Promise<{ median: number, max: number
 }
 
 const m = await manifestFigures()
+const d = await decodeFigures()
 const r = await recordFigures()
 const l = await latencyFigures()
 const manifestRatio = m.ratio
@@ -157,6 +203,7 @@ const row = (label: string, c: number, p: number, ratio: number, target: string,
 console.log(`${'operation'.padEnd(40)}${'capdex/s'.padStart(10)}${'peer/s'.padStart(12)}${'ratio'.padStart(8)}  target`)
 console.log(row(`manifest validate+encode+hash (${m.bytes} B)`, m.capdex, m.peer, manifestRatio, '≥ 0.50', '@ipld/dag-json encode + sha256'))
 console.log(row('record verify', r.capdex, r.peer, recordRatio, '≥ 0.80', 'node:crypto Ed25519 verify'))
+console.log(`manifest decode, ${d.manifests} typical (mean ${fmt(d.meanBytes)} B): fast ${fmt(d.fast, 1)} µs, strict ${fmt(d.strict, 1)} µs per manifest, ${fmt(d.ratio, 1)}× (target ≤ 30 µs)`)
 console.log(`publish → heard on loopback, ${l.samples.length} runs: median ${fmt(l.median, 1)} ms, max ${fmt(l.max, 1)} ms`)
 console.log(`\nBENCH manifest ${JSON.stringify({
   manifest_ops_per_s: Math.round(m.capdex),
@@ -165,6 +212,10 @@ console.log(`\nBENCH manifest ${JSON.stringify({
   record_verify_per_s: Math.round(r.capdex),
   ed25519_verify_per_s: Math.round(r.peer),
   record_ratio: Number(recordRatio.toFixed(3)),
+  decode_fast_us: Number(d.fast.toFixed(2)),
+  decode_strict_us: Number(d.strict.toFixed(2)),
+  decode_speedup: Number(d.ratio.toFixed(2)),
+  decode_manifests: d.manifests,
   publish_heard_median_ms: Number(l.median.toFixed(1)),
   publish_heard_max_ms: Number(l.max.toFixed(1)),
   publish_heard_runs: l.samples.length

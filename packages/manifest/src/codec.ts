@@ -3,10 +3,13 @@ import * as dagJson from '@ipld/dag-json'
 import { equals } from 'multiformats/bytes'
 import { CID } from 'multiformats/cid'
 import { create as createDigest } from 'multiformats/hashes/digest'
+import { decodeCanonical, encodeCanonical } from './canonical.js'
 import { DAG_JSON_CODE, MANIFEST_MAX_BYTES, SHA2_256_CODE } from './constants.js'
 import { MalformedManifestError, ManifestTooLargeError, NonCanonicalManifestError } from './errors.js'
 import { validateManifest } from './validate.js'
 import type { Manifest } from './types.js'
+
+const UTF8 = new TextEncoder()
 
 /**
  * Validate a manifest and encode it as canonical DAG-JSON (keys sorted, no whitespace).
@@ -17,7 +20,9 @@ import type { Manifest } from './types.js'
  */
 export function encodeManifest (manifest: Manifest): Uint8Array {
   validateManifest(manifest)
-  const bytes = dagJson.encode(manifest)
+  // the fast writer gives @ipld/dag-json's exact bytes, or undefined for values only dag-json handles
+  const text = encodeCanonical(manifest)
+  const bytes = text === undefined ? dagJson.encode(manifest) : UTF8.encode(text)
   if (bytes.byteLength > MANIFEST_MAX_BYTES) throw new ManifestTooLargeError(bytes.byteLength, MANIFEST_MAX_BYTES)
   return bytes
 }
@@ -34,6 +39,18 @@ export function encodeManifest (manifest: Manifest): Uint8Array {
  * @throws {InvalidManifestError} when the value breaks the schema
  */
 export function decodeManifest (bytes: Uint8Array): Manifest {
+  if (bytes.byteLength > MANIFEST_MAX_BYTES) throw new ManifestTooLargeError(bytes.byteLength, MANIFEST_MAX_BYTES)
+  // Fast path: JSON.parse, then the bytes must equal the canonical writing of what it read. Such
+  // bytes decode to the same value under @ipld/dag-json, so its validation (pass or fail) is final.
+  const value = decodeCanonical(bytes)
+  return value === undefined ? decodeManifestStrict(bytes) : validateManifest(value)
+}
+
+/**
+ * `decodeManifest` through @ipld/dag-json alone: the reference the fast path must agree with, and
+ * the path for every input the fast path does not take, so errors are dag-json's.
+ */
+export function decodeManifestStrict (bytes: Uint8Array): Manifest {
   if (bytes.byteLength > MANIFEST_MAX_BYTES) throw new ManifestTooLargeError(bytes.byteLength, MANIFEST_MAX_BYTES)
   let value: unknown
   try {

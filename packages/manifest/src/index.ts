@@ -5,7 +5,8 @@
  * network, location, prices, status), as a canonical DAG-JSON block of at most 64 KiB.
  *
  * - `validateManifest`, `encodeManifest`, `decodeManifest` (strict: size first, then canonical
- *   form, then schema) and `manifestCid` (CIDv1, dag-json, sha2-256).
+ *   form, then schema) and `manifestCid` (CIDv1, dag-json, sha2-256). Canonical manifests take a
+ *   JSON.parse fast path; `decodeManifestStrict` is the same decode through @ipld/dag-json alone.
  * - `normalizeGpu`: one table maps every spelling of a GPU to one canonical model and VRAM size.
  * - `detectManifest`: builds a manifest from systeminformation plus operator overrides.
  * - `parseSkypilotCsv` and `skypilotRowToManifest`: import SkyPilot cloud catalogs.
@@ -25,7 +26,7 @@
  * ```
  */
 
-export { encodeManifest, decodeManifest, manifestCid } from './codec.js'
+export { encodeManifest, decodeManifest, decodeManifestStrict, manifestCid } from './codec.js'
 export { validateManifest, isProviderName, isRfc3339 } from './validate.js'
 export { normalizeGpu, listGpuModels, getGpuModel, claimInterconnect } from './gpus.js'
 export type { GpuModel, NormalizeGpuHints } from './gpus.js'
