@@ -39,6 +39,19 @@ export class PackStore implements BlockStore {
     return Promise.resolve(this.blocks.has(keyOf(cid)))
   }
 
+  /**
+   * A store over this one whose writes go to a fresh map of their own, reads falling through: a
+   * measured run then never grows (and rehashes) the map of the whole index.
+   */
+  overlay (): BlockStore {
+    const written = new Map<string, Uint8Array>()
+    return {
+      get: async (cid) => written.get(keyOf(cid)) ?? this.get(cid),
+      put: async (cid, bytes) => { written.set(keyOf(cid), bytes); return Promise.resolve() },
+      has: async (cid) => Promise.resolve(written.has(keyOf(cid)) || this.blocks.has(keyOf(cid)))
+    }
+  }
+
   private putRaw (key: string, bytes: Uint8Array): void {
     if (!this.blocks.has(key)) this.bytes += bytes.length
     this.blocks.set(key, bytes)

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { prolly } from '@capdex/prolly'
-import { createRecord, nameFromPublicKey, openSnapshot, query, verifyRecord } from '@capdex/registry'
+import { createRecord, nameFromPublicKey, openSnapshot, publicKeyFromName, query, verifyRecord } from '@capdex/registry'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { localBlockSource, openIndex, pinStore, snapshotDag } from '../src/index.js'
@@ -31,7 +31,8 @@ describe('offline query', () => {
     const forgedBytes = await createRecord(wrongKey, victim.manifestCid, 1n, { lifetimeMs: 3_600_000 })
     const wrong = await verifyRecord(nameFromPublicKey(wrongKey.publicKey), forgedBytes)
     const updates = await Promise.all(providers.filter((p) => p !== victim).map(updateFor))
-    updates.push({ record: { ...wrong, name: victim.name }, manifest: victim.manifest, manifestCid: victim.manifestCid, manifestBytes: victim.manifestBytes, seen: NOW })
+    // filed under the victim's name and key, as a lying indexer would: only the signature gives it away
+    updates.push({ record: { ...wrong, name: victim.name, publicKey: publicKeyFromName(victim.name) }, manifest: victim.manifest, manifestCid: victim.manifestCid, manifestBytes: victim.manifestBytes, seen: NOW })
     chain = await foldChain(t.blocks, [updates])
   })
 

@@ -104,12 +104,13 @@ export function encodeNode (node: TreeNode): Block {
 }
 
 export function cidOf (bytes: Uint8Array): CID {
-  const digest = sha256(bytes)
-  const multihash = new Uint8Array(2 + SHA2_256_BYTES)
-  multihash[0] = SHA2_256_CODE
-  multihash[1] = SHA2_256_BYTES
-  multihash.set(digest, 2)
-  return CID.createV1(DAG_CBOR_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, multihash.subarray(2), multihash))
+  // The CID's bytes, built directly: CIDv1, dag-cbor, sha2-256, 32-byte digest. An explicit ArrayBuffer keeps the
+  // array off the V8 heap; small on-heap arrays are copied out the first time something reads their `.buffer`,
+  // which multiformats does for every CID it constructs.
+  const cid = new Uint8Array(new ArrayBuffer(NODE_CID_PREFIX.length + SHA2_256_BYTES))
+  cid.set(NODE_CID_PREFIX, 0)
+  cid.set(sha256(bytes), NODE_CID_PREFIX.length)
+  return new CID(1, DAG_CBOR_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, cid.subarray(4), cid.subarray(2)), cid)
 }
 
 /** Whether a CID has the only shape a node may have: CIDv1, DAG-CBOR, 32-byte sha2-256. */
@@ -139,6 +140,8 @@ export function nodeBytes (level: number, entries: number, entryBytes: number): 
 /** Tag 42 payload: 0x00, then CIDv1 (0x01), dag-cbor (0x71), sha2-256 (0x12), 32-byte digest (0x20). */
 const LINK_PREFIX = [0x00, 0x01, DAG_CBOR_CODE, SHA2_256_CODE, SHA2_256_BYTES]
 const LINK_PAYLOAD_BYTES = LINK_PREFIX.length + SHA2_256_BYTES
+/** A node CID's bytes before the digest: CIDv1, dag-cbor, sha2-256, 32 bytes. */
+const NODE_CID_PREFIX = Uint8Array.from(LINK_PREFIX.slice(1))
 
 /** Strict reader for the node shape; every deviation is an InvalidNodeError naming the block. */
 class NodeReader extends CborReader {
