@@ -44,13 +44,13 @@ import {
 } from '@capdex/registry'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
+import { announcementVerifier } from '@capdex/node'
 import { PackStore } from '../lib/pack-store.js'
 import { seededRandom, simulatedKey, simulatedManifest } from '../lib/simulated-providers.js'
-import { verifiedRecordOf, verifyPool } from '../lib/verify-pool.js'
 import type { Manifest } from '@capdex/manifest'
 import type { BlockStore, Prolly } from '@capdex/prolly'
 import type { RecordReader, Snapshot, VerifiedRecord, VerifiedUpdate } from '@capdex/registry'
-import type { VerifyPool } from '../lib/verify-pool.js'
+import type { AnnouncementVerifier } from '@capdex/node'
 
 const { values } = parseArgs({
   options: {
@@ -254,7 +254,7 @@ function toUpdate (record: VerifiedRecord, manifestBytes: Uint8Array | undefined
   return { record, manifest, manifestCid: cid, seen: NOW, manifestBytes }
 }
 
-async function run (index: PackStore, base: Built, batches: Update[][], options: { pool?: VerifyPool, readRecord?: RecordReader, preverified?: VerifiedUpdate[][] }): Promise<RunResult> {
+async function run (index: PackStore, base: Built, batches: Update[][], options: { pool?: AnnouncementVerifier, readRecord?: RecordReader, preverified?: VerifiedUpdate[][] }): Promise<RunResult> {
   // a fresh engine: its decoded-node cache starts cold in every variant
   // the run's new blocks go to an overlay, so every variant starts from the same index
   const store = index.overlay()
@@ -275,10 +275,10 @@ async function run (index: PackStore, base: Built, batches: Update[][], options:
       }
       return out
     }
-    const verdicts = await options.pool.verify(batch.map((u) => u.announcement), { now: NOW })
+    const verdicts = await options.pool.verifyMany(batch.map((u) => u.announcement), { now: NOW })
     return verdicts.map((v) => {
-      if (!v.ok) throw new Error(`an update did not verify: ${v.error}`)
-      return toUpdate(verifiedRecordOf(v), v.manifest)
+      if (v instanceof Error) throw new Error(`an update did not verify: ${v.name}`)
+      return toUpdate(v.record, v.manifestBytes)
     })
   }
   const cpu = process.cpuUsage()
@@ -365,7 +365,7 @@ async function index (n: number): Promise<{ store: PackStore, base: Built, cache
   return { store: built, base, cached: false }
 }
 
-const pool = verifyPool({ workers: 2 })
+const pool = announcementVerifier({ workers: 2 })
 const results: Array<Record<string, unknown>> = []
 try {
   for (const n of SIZES) {
@@ -399,7 +399,7 @@ try {
     console.log(`  Ed25519 verify ceiling (node:crypto, 1 core, CPU time): ${fmt(verifyCeiling)} verifies/s (before ${fmt(before.cpu)}, after ${fmt(after.cpu)}; wall-clock ${fmt(before.wall)} and ${fmt(after.wall)})`)
     console.log(`  fold of verified updates (1 core)  ${fmt(foldOnly.cpuUpdatesPerSecond).padStart(6)} updates/s per CPU-second = ${pct(foldOnly)} (wall-clock ${fmt(foldOnly.updatesPerSecond)}/s), ${fmt(foldOnly.blocksPerFold, 1)} blocks written per fold`)
     console.log(`  verify + fold (1 core)             ${fmt(single.cpuUpdatesPerSecond).padStart(6)} updates/s per CPU-second = ${pct(single)} (wall-clock ${fmt(single.updatesPerSecond)}/s)`)
-    console.log(`  verify in 2 workers + fold         ${fmt(workers.updatesPerSecond).padStart(6)} updates/s wall-clock = ${fmt(workers.updatesPerSecond / single.updatesPerSecond, 2)}× verify + fold on 1 core`)
+    console.log(`  verify in ${pool.workers} workers + fold         ${fmt(workers.updatesPerSecond).padStart(6)} updates/s wall-clock = ${fmt(workers.updatesPerSecond / single.updatesPerSecond, 2)}× verify + fold on 1 core`)
     console.log(`  RSS ${mib(rss)} MiB`)
     results.push({
       providers: n,

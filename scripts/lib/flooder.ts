@@ -7,7 +7,8 @@
  *
  * `tsx --conditions=capdex-source scripts/lib/flooder.ts --network N --bootstrap ADDR [--rate 10000] [--seconds 10]`
  * prints `{ event: 'ready', peerId }` once the indexer is subscribed, floods at once, then prints
- * `{ event: 'done', sent, failed, seconds, rate }` and exits.
+ * `{ event: 'done', sent, failed, seconds, rate, disconnects, connections }` and exits (`failed`:
+ * publishes that reached no peer; `disconnects`: peers that hung up; `connections`: left at the end).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -71,6 +72,9 @@ const topic = providersTopic(values.network)
 try {
   await node.waitForTopicPeers(topic, { signal: AbortSignal.timeout(60_000) })
   write({ event: 'ready', peerId: node.peerId.toString(), signatureAt })
+  // the indexer hangs up on a graylisted peer and refuses it back
+  let disconnects = 0
+  node.libp2p.addEventListener('peer:disconnect', () => { disconnects++ })
   let attempted = 0
   let failed = 0
   const start = performance.now()
@@ -86,7 +90,7 @@ try {
   }
   const elapsed = (performance.now() - start) / 1000
   const sent = attempted - failed
-  write({ event: 'done', sent, failed, seconds: Math.round(elapsed * 100) / 100, rate: Math.round(sent / elapsed) })
+  write({ event: 'done', sent, failed, seconds: Math.round(elapsed * 100) / 100, rate: Math.round(sent / elapsed), disconnects, connections: node.libp2p.getConnections().length })
 } finally {
   await node.stop()
   await repo.close()

@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createCapdexNode, openRepo } from '@capdex/node'
+import { createCapdexNode, fetchTreeDiff, openRepo } from '@capdex/node'
 import { prolly } from '@capdex/prolly'
 import { decodeEntry, indexTopic, nameFromBytes, openSnapshot, verifyAnnouncement, verifyRecord } from '@capdex/registry'
-import type { CapdexNode } from '@capdex/node'
+import type { CapdexNode, GetBlockProgressEvents } from '@capdex/node'
 import type { BlockStore } from '@capdex/prolly'
 import type { Snapshot, VerifiedRecord } from '@capdex/registry'
 import type { CID } from 'multiformats/cid'
@@ -43,8 +43,12 @@ export interface WatchedHead {
   snapshot: Snapshot
   /** when its announcement arrived, ms since the epoch */
   heardAt: number
+  /** when its snapshot block was opened, ms since the epoch */
+  openedAt: number
   /** when its diff was done, ms since the epoch */
   visibleAt: number
+  /** blocks that were not local and came from the network for this head */
+  fetched: number
   /** provider name and record sequence of every entry added or replaced since the last processed head */
   updates: Array<[name: string, sequence: bigint]>
   baseline: boolean
@@ -58,8 +62,10 @@ export interface HeadWatcher {
 export function watchHeads (components: HeadWatcherComponents, init: HeadWatcherInit): HeadWatcher {
   const { node } = components
   const timeoutMs = init.blockTimeoutMs ?? 10_000
+  let fetched = 0
+  const onProgress = (evt: GetBlockProgressEvents): void => { if (evt.type === 'node:get-block:network') fetched++ }
   const blocks: BlockStore = {
-    get: async (cid, options = {}) => node.getVerifiedBlock(cid, { timeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) }),
+    get: async (cid, options = {}) => node.getVerifiedBlock(cid, { timeoutMs, onProgress, ...(options.signal !== undefined ? { signal: options.signal } : {}) }),
     put: async (cid, bytes) => { await node.putBlock(bytes, cid.code) }
   }
   const tree = prolly({ blocks })
@@ -74,10 +80,14 @@ export function watchHeads (components: HeadWatcherComponents, init: HeadWatcher
       const cid = record.valueCid
       if (cid === undefined) continue
       try {
+        fetched = 0
         const { snapshot } = await openSnapshot(cid, blocks)
         if (last !== undefined && snapshot.height <= last.snapshot.height) continue
+        const openedAt = Date.now()
         const updates: Array<[string, bigint]> = []
         if (last !== undefined) {
+          // the nodes the diff reads, a level per round trip; the diff then reads them locally
+          await fetchTreeDiff({ blocks }, last.snapshot.providers, snapshot.providers)
           for await (const change of tree.diff(last.snapshot.providers, snapshot.providers)) {
             if (change.after === undefined) continue
             const name = nameFromBytes(change.key)
@@ -85,7 +95,7 @@ export function watchHeads (components: HeadWatcherComponents, init: HeadWatcher
             updates.push([name, verified.sequence])
           }
         }
-        init.onHead({ cid, snapshot, heardAt, visibleAt: Date.now(), updates, baseline: last === undefined })
+        init.onHead({ cid, snapshot, heardAt, openedAt, visibleAt: Date.now(), fetched, updates, baseline: last === undefined })
         last = { cid, snapshot }
       } catch (err) {
         init.onError?.(err as Error)
@@ -135,7 +145,7 @@ async function main (): Promise<void> {
   }
   const watcher = watchHeads({ node }, {
     ...(values.indexer !== undefined ? { indexer: values.indexer } : {}),
-    onHead: (h) => { write({ event: 'head', height: h.snapshot.height, cid: h.cid.toString(), count: h.snapshot.count, heardAt: h.heardAt, visibleAt: h.visibleAt, baseline: h.baseline, updates: h.updates }) },
+    onHead: (h) => { write({ event: 'head', height: h.snapshot.height, cid: h.cid.toString(), count: h.snapshot.count, time: h.snapshot.time, heardAt: h.heardAt, openedAt: h.openedAt, visibleAt: h.visibleAt, fetched: h.fetched, baseline: h.baseline, updates: h.updates }) },
     onError: (err) => { write({ event: 'error', name: err.name, message: err.message }) }
   })
   write({ event: 'ready', peerId: node.peerId.toString() })

@@ -27,6 +27,7 @@ export { writeAtomic, fsyncDir } from './durable.js'
 export { validationBudget } from './budget.js'
 export { providerService } from './provider.js'
 export { announcementListener } from './announcements.js'
+export { announcementVerifier } from './verify-pool.js'
 export * from './indexer/index.js'
 export * from './gateway/index.js'
 export * from './importer/index.js'
@@ -56,4 +57,5 @@ export type {
   FetchRecordOptions
 } from './types.js'
 export type { ProviderService, ProviderServiceComponents, ProviderServiceInit, PublishOnceOptions, ProviderPublished, ProviderPublishProgressEvents, WatchOptions } from './provider.js'
+export type { AnnouncementVerifier, AnnouncementVerifierInit, PooledVerifyOptions } from './verify-pool.js'
 export type { AnnouncementListener, AnnouncementListenerComponents, AnnouncementListenerInit, AnnouncementListenerStats, ReceivedAnnouncement } from './announcements.js'
