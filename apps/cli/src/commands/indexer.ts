@@ -1,4 +1,4 @@
-import { httpGateway, INDEXER_VALIDATION_BUDGET, indexerService, parseHostPort } from '@capdex/node'
+import { DEFAULT_BATCH_MAX, httpGateway, INDEXER_VALIDATION_BUDGET, indexerService, parseHostPort } from '@capdex/node'
 import { contextFor, withNetworkOptions } from '../context.js'
 import { openNodeSession, untilAborted } from '../node-session.js'
 import { parseDuration, parsePositiveInteger } from '../output.js'
@@ -24,7 +24,7 @@ export function registerIndexer (program: Command, signal: AbortSignal): void {
     .description('run an indexer until SIGINT/SIGTERM: validate announcements, journal them, fold them into heads, publish each head under the indexer\'s IPNS name')
     .option('--http <host:port>', 'serve a trustless gateway (/ipfs, /ipns), /v1/head and /metrics here (port 0: any free port)')
     .option('--batch-ms <ms>', 'fold window: how long a batch collects updates', '250')
-    .option('--batch-max <n>', 'fold at once when a batch holds this many updates', '1000')
+    .option('--batch-max <n>', 'fold at once when a batch holds this many updates (larger batches fold faster per update under load)', String(DEFAULT_BATCH_MAX))
     .option('--manifest-timeout <duration>', 'bound on fetching a manifest that was not inlined', '10s')
     .action(async (opts: RunOptions, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)

@@ -38,7 +38,7 @@ export const JOURNAL_MAX_ENTRY_BYTES = 128 * 1024
 export const DEFAULT_BATCH_MS = 250
 
 /** A batch folds as soon as it holds this many updates. */
-export const DEFAULT_BATCH_MAX = 1000
+export const DEFAULT_BATCH_MAX = 5000
 
 /** Clock-skew tolerance: how far a provider's clock may differ from the indexer's. */
 export const DEFAULT_CLOCK_SKEW_MS = 5 * 60 * 1000

@@ -14,7 +14,7 @@ export const ANNOUNCEMENT_MANIFEST_MAX_SIZE = 64 * 1024
 export const DEFAULT_RECORD_TTL_NS = 300_000_000_000n
 
 /** How many names a verifier keeps parsed keys for. */
-export const DEFAULT_KEY_CACHE_SIZE = 4096
+export const DEFAULT_KEY_CACHE_SIZE = 16384
 
 /** Longest network name accepted in topic names. */
 export const NETWORK_NAME_MAX_LENGTH = 64

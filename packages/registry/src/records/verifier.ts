@@ -44,7 +44,7 @@ export interface RecordVerifierInit {
   /**
    * How many names to keep parsed keys (and node:crypto key objects) for.
    *
-   * @default 4096
+   * @default DEFAULT_KEY_CACHE_SIZE (16,384)
    */
   keyCacheSize?: number
 }
