@@ -109,8 +109,17 @@ export function parseDuration (text: string): number {
 
 /** Parses a positive integer option value, naming the option when it is not one. */
 export function parsePositiveInteger (text: string, option: string): number {
-  const n = Number(text)
-  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${option} must be a positive integer, got '${text}'`)
+  return parseInteger(text, option, 1, 'a positive integer')
+}
+
+/** Parses a non-negative integer option value, naming the option when it is not one. */
+export function parseNonNegativeInteger (text: string, option: string): number {
+  return parseInteger(text, option, 0, 'a non-negative integer')
+}
+
+function parseInteger (text: string, option: string, min: number, what: string): number {
+  const n = text.trim() === '' ? Number.NaN : Number(text)
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${option} must be ${what}, got '${text}'`)
   return n
 }
 

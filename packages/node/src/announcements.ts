@@ -3,6 +3,7 @@ import { checkSupersedes, providersTopic, verifyAnnouncement } from '@capdex/reg
 import { defaultLogger } from '@libp2p/logger'
 import { DEFAULT_MANIFEST_FETCH_COST, DEFAULT_MANIFEST_FETCH_TIMEOUT_MS, MAX_KNOWN_RECORDS } from './constants.js'
 import type { CapdexNode, TopicMessage, Verdict } from './types.js'
+import type { AnnouncementVerifier } from './verify-pool.js'
 import type { Manifest } from '@capdex/manifest'
 import type { VerifiedRecord, VerifyAnnouncementOptions } from '@capdex/registry'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
@@ -11,6 +12,8 @@ import type { CID } from 'multiformats/cid'
 export interface AnnouncementListenerComponents {
   node: Pick<CapdexNode, 'network' | 'subscribe' | 'getVerifiedBlock' | 'putBlock' | 'putRecord' | 'validationBudget'>
   logger?: ComponentLogger
+  /** where record checks run (worker threads); without one they run in this thread */
+  verifier?: Pick<AnnouncementVerifier, 'verify'>
 }
 
 /** A provider announcement that passed every check. */
@@ -83,6 +86,7 @@ const IGNORABLE = new Set(['RecordExpiredError', 'StaleRecordError', 'Equivocati
 
 class DefaultAnnouncementListener implements AnnouncementListener {
   private readonly node: AnnouncementListenerComponents['node']
+  private readonly verifier: AnnouncementListenerComponents['verifier']
   private readonly log: Logger
   private readonly init: AnnouncementListenerInit
   private readonly known = new Map<string, VerifiedRecord>()
@@ -91,6 +95,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
 
   constructor (components: AnnouncementListenerComponents, init: AnnouncementListenerInit) {
     this.node = components.node
+    this.verifier = components.verifier
     this.log = (components.logger ?? defaultLogger()).forComponent('capdex:announcements')
     this.init = init
     const topic = providersTopic(init.network ?? components.node.network)
@@ -141,7 +146,9 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     let record: VerifiedRecord
     let inline: Uint8Array | undefined
     try {
-      const verified = await verifyAnnouncement(msg.data, options)
+      const verified = this.verifier != null
+        ? await this.verifier.verify(msg.data, now != null ? { now } : {})
+        : await verifyAnnouncement(msg.data, options)
       record = verified.record
       inline = verified.manifestBytes
       checkSupersedes(this.known.get(record.name), record)

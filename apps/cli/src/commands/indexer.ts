@@ -1,7 +1,7 @@
 import { DEFAULT_BATCH_MAX, httpGateway, INDEXER_VALIDATION_BUDGET, indexerService, parseHostPort } from '@capdex/node'
 import { contextFor, withNetworkOptions } from '../context.js'
 import { openNodeSession, untilAborted } from '../node-session.js'
-import { parseDuration, parsePositiveInteger } from '../output.js'
+import { parseDuration, parseNonNegativeInteger, parsePositiveInteger } from '../output.js'
 import type { NetworkOptions } from '../context.js'
 import type { HttpGateway, IndexerHeadEvent, IndexerService } from '@capdex/node'
 import type { Command } from 'commander'
@@ -11,6 +11,7 @@ interface RunOptions extends NetworkOptions {
   batchMs: string
   batchMax: string
   manifestTimeout: string
+  verifyWorkers?: string
 }
 
 function headJson (h: IndexerHeadEvent): Record<string, unknown> {
@@ -26,18 +27,20 @@ export function registerIndexer (program: Command, signal: AbortSignal): void {
     .option('--batch-ms <ms>', 'fold window: how long a batch collects updates', '250')
     .option('--batch-max <n>', 'fold at once when a batch holds this many updates (larger batches fold faster per update under load)', String(DEFAULT_BATCH_MAX))
     .option('--manifest-timeout <duration>', 'bound on fetching a manifest that was not inlined', '10s')
+    .option('--verify-workers <n>', 'worker threads that check announcement signatures while the main thread folds (0: none; default: up to 2, one per core)')
     .action(async (opts: RunOptions, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
       const batchMs = parsePositiveInteger(opts.batchMs, '--batch-ms')
       const batchMax = parsePositiveInteger(opts.batchMax, '--batch-max')
       const manifestTimeoutMs = parseDuration(opts.manifestTimeout)
+      const verifyWorkers = opts.verifyWorkers != null ? parseNonNegativeInteger(opts.verifyWorkers, '--verify-workers') : undefined
       const address = opts.http != null ? parseHostPort(opts.http) : undefined
 
       const session = await openNodeSession(repoPath, opts, signal, { validationBudget: INDEXER_VALIDATION_BUDGET })
       let service: IndexerService | undefined
       let gateway: HttpGateway | undefined
       try {
-        service = indexerService({ node: session.node, repo: session.repo }, { batchMs, batchMax, manifestTimeoutMs })
+        service = indexerService({ node: session.node, repo: session.repo }, { batchMs, batchMax, manifestTimeoutMs, ...(verifyWorkers !== undefined ? { verifyWorkers } : {}) })
         await service.start({
           signal,
           onProgress: (evt) => {

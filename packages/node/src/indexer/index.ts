@@ -63,11 +63,19 @@ export interface IndexerServiceInit {
    */
   batchMs?: number
   /**
-   * A batch folds at once when it holds this many updates.
+   * A batch folds at once when it holds this many updates. Under load batches fill up, and larger
+   * ones fold faster per update (tree nodes are shared between more updates).
    *
-   * @default 1000
+   * @default DEFAULT_BATCH_MAX (5000)
    */
   batchMax?: number
+  /**
+   * Worker threads that check announcement signatures while this thread folds; 0 checks them in
+   * this thread. Where workers cannot start, checks fall back to this thread.
+   *
+   * @default min(2, availableParallelism())
+   */
+  verifyWorkers?: number
   /**
    * Bound on fetching an announced manifest that was not inlined.
    *
