@@ -17,9 +17,11 @@
  * measurement runs for `--duration`; publishes in that window are measured.
  *
  * Usage: `pnpm bench:freshness [--providers 100] [--simulated 10000] [--interval 3m]
- *   [--provider-interval 10s] [--duration 60s] [--batch-ms 250]`
+ *   [--provider-interval 10s] [--duration 60s] [--batch-ms 250] [--trace file.json]` (`--trace`
+ * writes every measured update's stages and all the indexer's head lines, and the indexer's
+ * debug log to `file.json.indexer.log`)
  */
-import { readFile, rm, mkdtemp } from 'node:fs/promises'
+import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -39,7 +41,8 @@ const { values } = parseArgs({
     'provider-interval': { type: 'string', default: '10s' },
     duration: { type: 'string', default: '60s' },
     'batch-ms': { type: 'string', default: '250' },
-    lease: { type: 'string', default: '3m' }
+    lease: { type: 'string', default: '3m' },
+    trace: { type: 'string' }
   },
   strict: true
 })
@@ -60,10 +63,27 @@ function percentile (sorted: number[], p: number): number {
 // ---- what was published, and when it became visible ------------------------------------------------
 
 interface Pending { sequence: bigint, at: number, kind: 'provider' | 'simulated', measured: boolean }
+/** with `--trace`: each measured update's publish time and stages */
+const traced: Array<{ at: number, kind: Pending['kind'] } & Stages> = []
 const pending = new Map<string, Pending[]>()
 const latencies: Record<'provider' | 'simulated', number[]> = { provider: [], simulated: [] }
 const heardLatencies: number[] = []
+/** per measured update, the stages of its latency (ms): see `Stages` */
+const stages: Stages[] = []
+/** per head the client processed in the window: blocks it fetched, and ms from hearing it to its diff */
+const clientHeads: Array<{ fetched: number, ms: number }> = []
 let measuring = false
+
+/**
+ * Where an update's time went: publish → the fold of the head the client showed it in started
+ * (gossip to the indexer, validation, journal, batch window, earlier folds), → that head's
+ * announcement was heard by the client (fold, durable head, IPNS record, gossip), → the client
+ * opened its snapshot block, → the client had diffed it.
+ */
+interface Stages { toFold: number, toHeard: number, toOpened: number, toVisible: number }
+
+/** The client's line for a processed head. */
+interface ClientHead { time: number, heardAt: number, openedAt: number, visibleAt: number, fetched: number }
 
 function published (name: string, sequence: bigint, at: number, kind: Pending['kind']): void {
   let list = pending.get(name)
@@ -71,15 +91,18 @@ function published (name: string, sequence: bigint, at: number, kind: Pending['k
   list.push({ sequence, at, kind, measured: measuring })
 }
 
-function visible (name: string, sequence: bigint, heardAt: number, visibleAt: number): void {
+function visible (name: string, sequence: bigint, head: ClientHead): void {
   const list = pending.get(name)
   if (list === undefined) return
   let i = 0
   for (; i < list.length && list[i]!.sequence <= sequence; i++) {
     const p = list[i]!
     if (!p.measured) continue
-    latencies[p.kind].push(visibleAt - p.at)
-    heardLatencies.push(heardAt - p.at)
+    latencies[p.kind].push(head.visibleAt - p.at)
+    heardLatencies.push(head.heardAt - p.at)
+    const st = { toFold: head.time - p.at, toHeard: head.heardAt - head.time, toOpened: head.openedAt - head.heardAt, toVisible: head.visibleAt - head.openedAt }
+    stages.push(st)
+    if (values.trace !== undefined) traced.push({ at: p.at, kind: p.kind, ...st })
   }
   list.splice(0, i)
 }
@@ -117,10 +140,13 @@ const indexerRepo = await tempRepo(NETWORK, 'capdex-fresh-indexer-')
 const dir = await mkdtemp(join(tmpdir(), 'capdex-fresh-'))
 const cleanups: Array<() => Promise<unknown>> = [async () => indexerRepo.cleanup(), async () => rm(dir, { recursive: true, force: true })]
 try {
-  const { proc: indexer, ready, bootstrap } = await startIndexer(indexerRepo, { network: NETWORK, batchMs: Number(values['batch-ms']) })
+  // with --trace, the indexer's debug log (timings of each fold) goes next to the trace
+  const indexerEnv = values.trace !== undefined ? { env: { ...indexerRepo.env, DEBUG: 'capdex:indexer' } } : indexerRepo
+  const { proc: indexer, ready, bootstrap } = await startIndexer(indexerEnv, { network: NETWORK, batchMs: Number(values['batch-ms']) })
   cleanups.push(async () => indexer.stop())
-  const heads: IndexerHeadLine[] = []
-  onJsonLine(indexer, (l) => { if (l.event === 'head') heads.push(l as unknown as IndexerHeadLine) })
+  /** the indexer's head lines, with when this process read each (about when it was announced) */
+  const heads: Array<IndexerHeadLine & { seenAt: number }> = []
+  onJsonLine(indexer, (l) => { if (l.event === 'head') heads.push({ ...(l as unknown as IndexerHeadLine), seenAt: Date.now() }) })
 
   const client = startScript('scripts/lib/head-watcher.ts', ['--network', NETWORK, '--bootstrap', bootstrap, '--indexer', ready.name])
   cleanups.push(async () => client.stop())
@@ -129,7 +155,9 @@ try {
   onJsonLine(client, (l) => {
     if (l.event === 'error') clientErrors++
     if (l.event !== 'head' || l.baseline === true) return
-    for (const [name, sequence] of l.updates as Array<[string, string]>) visible(name, BigInt(sequence), l.heardAt as number, l.visibleAt as number)
+    const head = l as unknown as ClientHead
+    if (measuring) clientHeads.push({ fetched: head.fetched, ms: head.visibleAt - head.heardAt })
+    for (const [name, sequence] of l.updates as Array<[string, string]>) visible(name, BigInt(sequence), head)
   })
 
   const setupStart = performance.now()
@@ -186,6 +214,10 @@ try {
   const providerSorted = [...latencies.provider].sort((a, b) => a - b)
   const heard = [...heardLatencies].sort((a, b) => a - b)
   const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+  const stageSummary = (p: number): Stages => {
+    const of = (key: keyof Stages): number => percentile(stages.map((s) => s[key]).sort((a, b) => a - b), p)
+    return { toFold: of('toFold'), toHeard: of('toHeard'), toOpened: of('toOpened'), toVisible: of('toVisible') }
+  }
   const rss = (await rssOf(indexer.child.pid)) ?? 0
   const result = {
     providers: PROVIDERS,
@@ -198,6 +230,11 @@ try {
     providersP99Ms: percentile(providerSorted, 99),
     heardP50Ms: percentile(heard, 50),
     heardP99Ms: percentile(heard, 99),
+    stagesP50Ms: stageSummary(50),
+    stagesP99Ms: stageSummary(99),
+    clientHeads: clientHeads.length,
+    clientFetchedPerHead: Math.round(avg(clientHeads.map((h) => h.fetched)) * 10) / 10,
+    clientMsPerHead: Math.round(avg(clientHeads.map((h) => h.ms))),
     unseen: unseen(),
     updatesPerSecond: Math.round(all.length / (DURATION_MS / 1000)),
     heads: window.length,
@@ -215,9 +252,16 @@ try {
   console.log(`\n${fmt(result.updates)} updates published in the ${fmt(DURATION_MS / 1000)} s window (${result.updatesPerSecond}/s), ${result.unseen} not seen by the client`)
   console.log(`  publish → visible at the client: p50 ${fmt(result.p50Ms)} ms, p99 ${fmt(result.p99Ms)} ms, max ${fmt(result.maxMs ?? Number.NaN)} ms (real providers only: p50 ${fmt(result.providersP50Ms)} ms, p99 ${fmt(result.providersP99Ms)} ms)`)
   console.log(`  publish → head announcement heard: p50 ${fmt(result.heardP50Ms)} ms, p99 ${fmt(result.heardP99Ms)} ms`)
+  const stageLine = (st: Stages): string => `publish → fold start ${fmt(st.toFold)}, → heard ${fmt(st.toHeard)}, → snapshot opened ${fmt(st.toOpened)}, → diffed ${fmt(st.toVisible)}`
+  console.log(`  stages (ms, each percentile on its own): p50 ${stageLine(result.stagesP50Ms)}; p99 ${stageLine(result.stagesP99Ms)}`)
+  console.log(`  client: ${result.clientHeads} heads processed, ${result.clientFetchedPerHead} blocks fetched and ${result.clientMsPerHead} ms from heard to diffed per head`)
   console.log(`  ${result.heads} heads (${fmt(result.headCount)} providers): ${result.updatesPerFold} updates, ${result.blocksPerFold} blocks written and ${result.foldMs} ms per fold`)
   console.log(`  indexer RSS ${result.indexerRssMiB} MiB (max ${result.indexerRssMaxMiB} MiB); this process (${PROVIDERS + 1} nodes) ${result.benchRssMiB} MiB`)
   console.log('targets: p50 ≤ 1000 ms, p99 ≤ 3000 ms (IPNI\'s published time-to-queryable p50: 7–9 s)')
+  if (values.trace !== undefined) {
+    await writeFile(values.trace, JSON.stringify({ result, updates: traced, heads }))
+    await writeFile(`${values.trace}.indexer.log`, indexer.stderr())
+  }
   console.log(`BENCH freshness ${JSON.stringify(result)}`)
 } finally {
   for (const cleanup of cleanups.reverse()) {

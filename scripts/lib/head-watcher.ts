@@ -2,14 +2,17 @@
  * A client that follows an indexer's heads as a separate peer would: it subscribes to
  * `capdex/<network>/index/1`, verifies each head's IPNS record (signature, and the indexer's name
  * when given), fetches the snapshot over bitswap from its peers, and diffs the providers tree
- * against the last head it processed to learn which provider records became visible. Every
+ * against the last head it processed to learn which provider records became visible. The nodes
+ * the diff reads are fetched first with `fetchTreeDiff`, a tree level per round trip, so a head
+ * costs a few round trips rather than one per changed node. Every block is re-hashed, and every
  * record it reports is signature-checked against the provider's name.
  *
  * As a module: `watchHeads(components, init)`. As a process (the freshness benchmark runs it so):
  * `tsx --conditions=capdex-source scripts/lib/head-watcher.ts --network N --bootstrap ADDR [--indexer k51…]`
- * prints `{ event: 'ready', peerId }`, then one `{ event: 'head', height, cid, heardAt, visibleAt,
- * updates: [[name, sequence], …] }` line per processed head (times in ms since the epoch). The
- * first head heard is the baseline: its updates are not listed.
+ * prints `{ event: 'ready', peerId }`, then one `{ event: 'head', height, cid, count, time, heardAt,
+ * openedAt, visibleAt, fetched, baseline, updates: [[name, sequence], …] }` line per processed head
+ * (`time`: the snapshot's; times in ms since the epoch; `fetched`: blocks that came from the
+ * network). The first head heard is the baseline: its updates are not listed.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

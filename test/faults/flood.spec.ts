@@ -2,11 +2,10 @@
  * A flood, end to end: a `capdex indexer run` process; a flooder process (its own libp2p node)
  * sending invalid announcements as fast as it can, up to 10,000/s for 10 s (garbage, and real
  * records with forged signatures); honest simulated providers heartbeating through it; and a
- * client node following the heads. Honest updates still become visible in heads the client
- * hears within seconds (the figures against the 3 s freshness target are attached as an
- * annotation), the indexer's RSS stays bounded, the flooder's gossipsub
- * score at the indexer falls below the graylist threshold, and the final head verifies and holds
- * every honest update.
+ * client node following the heads. The flooder's gossipsub score at the indexer falls below the
+ * graylist threshold and the indexer hangs up on it and refuses it back, so honest updates become
+ * visible in heads the client hears within the freshness target (p99 ≤ 3 s), the indexer's RSS
+ * stays bounded, and the final head verifies and holds every honest update.
  */
 import { SCORE_THRESHOLDS } from '@capdex/node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -22,14 +21,8 @@ const NETWORK = 'faults-flood'
 const HONEST = 5
 const RATE = 10_000
 const SECONDS = 10
-/** the freshness target's p99, reported in the annotation */
+/** the freshness target: p99 of publish → visible at the client */
 const FRESH_MS = 3000
-/**
- * What the test requires of every honest update during the flood: on this shared 2-core machine the
- * flooder takes one core, and the indexer still decodes each RPC of a graylisted peer before dropping
- * it, so under other load honest updates can wait for the flood to end (seen: max 6.4 s).
- */
-const LAND_MS = 10_000
 const RSS_BOUND = 1024 * 1024 * 1024
 
 describe('a flood of invalid announcements', () => {
@@ -118,7 +111,7 @@ describe('a flood of invalid announcements', () => {
     let turn = 0
     const pacing = setInterval(() => { void beat(turn++ % HONEST) }, 400)
     const sampling = setInterval(() => { void rssOf(indexer!.child.pid).then((rss) => { rssMax = Math.max(rssMax, rss ?? 0) }) }, 250)
-    let done: { event: 'done', sent: number, failed: number, seconds: number, rate: number }
+    let done: { event: 'done', sent: number, failed: number, seconds: number, rate: number, disconnects: number, connections: number }
     try {
       done = await flooder.nextJson<typeof done>((l) => l.event === 'done', 120_000)
     } finally {
@@ -131,9 +124,12 @@ describe('a flood of invalid announcements', () => {
     const p50 = latencies[Math.floor(latencies.length / 2)]!
     const max = latencies[latencies.length - 1]!
     const p99 = latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))]!
-    await annotate(`flooder sent ${done.sent} invalid announcements in ${done.seconds} s (${done.rate}/s, target ${RATE}/s); ${latencies.length} honest updates visible at the client after p50 ${p50} ms, p99 ${p99} ms, max ${max} ms (target p99 ≤ ${FRESH_MS} ms: ${p99 <= FRESH_MS ? 'met' : 'missed'}); indexer RSS max ${Math.round(rssMax / 1048576)} MiB`)
+    await annotate(`flooder sent ${done.sent} invalid announcements in ${done.seconds} s (${done.rate}/s, target ${RATE}/s) before it was cut off (${done.failed} more reached no peer); ${latencies.length} honest updates visible at the client after p50 ${p50} ms, p99 ${p99} ms, max ${max} ms (target p99 ≤ ${FRESH_MS} ms); indexer RSS max ${Math.round(rssMax / 1048576)} MiB`)
     expect(latencies.length).toBeGreaterThanOrEqual(10)
-    expect(max, `honest updates took ${latencies.join(', ')} ms`).toBeLessThanOrEqual(LAND_MS)
+    expect(p99, `honest updates took ${latencies.join(', ')} ms`).toBeLessThanOrEqual(FRESH_MS)
+    // hung up on, and refused when it dialed back
+    expect(done.disconnects).toBeGreaterThanOrEqual(1)
+    expect(done.connections).toBe(0)
     expect(rssMax).toBeGreaterThan(0)
     expect(rssMax).toBeLessThan(RSS_BOUND)
 

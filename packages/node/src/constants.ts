@@ -88,6 +88,16 @@ export const INVALID_MESSAGE_WEIGHT = -100
  */
 export const INVALID_MESSAGE_DECAY = Math.pow(0.01, 1 / 3600)
 
+/** Gossipsub heartbeat: mesh maintenance, gossip, score decay (and how long a score is cached). */
+export const GOSSIPSUB_HEARTBEAT_INTERVAL_MS = 1000
+
+/**
+ * How long gossipsub keeps the score of a disconnected peer that is not positive (it does not
+ * decay meanwhile). A graylisted peer is hung up on and refused by the connection gater for as
+ * long, then starts again from zero.
+ */
+export const GRAYLIST_RETAIN_SCORE_MS = 10 * 60 * 1000
+
 /** Validation work per peer: bucket size (messages). */
 export const DEFAULT_VALIDATION_BURST = 32
 

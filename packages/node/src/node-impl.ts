@@ -20,10 +20,10 @@ import { createHeliaLight } from 'helia'
 import { createLibp2p } from 'libp2p'
 import { BlockHelpers } from './blocks.js'
 import { validationBudget } from './budget.js'
-import { BITSWAP_MESSAGE_OVERHEAD_BYTES, DEFAULT_BOOTSTRAP_DIAL_TIMEOUT_MS, DEFAULT_CONNECTION_ALLOW_LIST, DEFAULT_LISTEN, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT, MAX_BLOCK_BYTES, MAX_PUBSUB_MESSAGE_BYTES, PUBSUB_RPC_OVERHEAD_BYTES, SCORE_THRESHOLDS } from './constants.js'
+import { BITSWAP_MESSAGE_OVERHEAD_BYTES, DEFAULT_BOOTSTRAP_DIAL_TIMEOUT_MS, DEFAULT_CONNECTION_ALLOW_LIST, DEFAULT_LISTEN, GOSSIPSUB_HEARTBEAT_INTERVAL_MS, GRAYLIST_RETAIN_SCORE_MS, INVALID_MESSAGE_DECAY, INVALID_MESSAGE_WEIGHT, MAX_BLOCK_BYTES, MAX_PUBSUB_MESSAGE_BYTES, PUBSUB_RPC_OVERHEAD_BYTES, SCORE_THRESHOLDS } from './constants.js'
 import { InvalidOptionError, NodeStoppedError } from './errors.js'
 import { verifiedBlockstore } from './gateway/verified-blockstore.js'
-import { PubsubHelpers, messageId, messageIdToString } from './pubsub.js'
+import { GraylistGuard, PubsubHelpers, messageId, messageIdToString } from './pubsub.js'
 import { RecordStore } from './records.js'
 import type { ValidationBudget } from './budget.js'
 import type { Repo } from './repo.js'
@@ -74,6 +74,9 @@ export async function createNode (components: CapdexNodeComponents, init: Capdex
   const topics = [...new Set([...scoredTopics, ...(init.topics ?? [])])]
   const budget = validationBudget(init.validationBudget)
   const privateKey = await repo.getOrCreateKey(init.peerKeyName ?? repo.config.keys.peer)
+  // the guard needs gossipsub, the gater is needed to create it: until it exists nobody has a score to be refused for
+  const gate: { guard?: GraylistGuard } = {}
+  const graylisted = (peer: PeerId): boolean => gate.guard?.denies(peer) ?? false
 
   const libp2p = await createLibp2p<CapdexServices>({
     privateKey,
@@ -85,6 +88,12 @@ export async function createNode (components: CapdexNodeComponents, init: Capdex
       // hosts on the allow list skip the per-host inbound rate limit (5 dials/s by default), which
       // many processes of one machine dialing a local indexer would otherwise trip
       allow: [...(init.allowList ?? DEFAULT_CONNECTION_ALLOW_LIST)]
+    },
+    // a graylisted peer we hung up on stays cut off while gossipsub retains its score
+    connectionGater: {
+      denyDialPeer: graylisted,
+      denyInboundEncryptedConnection: graylisted,
+      denyOutboundEncryptedConnection: graylisted
     },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -99,10 +108,12 @@ export async function createNode (components: CapdexNodeComponents, init: Capdex
         allowPublishToZeroTopicPeers: init.allowPublishToZeroTopicPeers ?? false,
         allowedTopics: topics,
         maxInboundDataLength: maxMessageBytes + PUBSUB_RPC_OVERHEAD_BYTES,
+        heartbeatInterval: GOSSIPSUB_HEARTBEAT_INTERVAL_MS,
         scoreParams: createPeerScoreParams({
           topics: Object.fromEntries(topics.map(t => [t, capdexTopicScoreParams()])),
           // loopback simulations put many peers on one IP
-          IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1'])
+          IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']),
+          retainScore: GRAYLIST_RETAIN_SCORE_MS
         }),
         scoreThresholds: { ...SCORE_THRESHOLDS }
       })
@@ -122,8 +133,14 @@ export async function createNode (components: CapdexNodeComponents, init: Capdex
   })
 
   const records = new RecordStore({ datastore: repo.datastore, libp2p, log: logger.forComponent('capdex:node:records') })
+  const pubsubLog = logger.forComponent('capdex:node:pubsub')
+  const graylist = gate.guard = new GraylistGuard({ pubsub: libp2p.services.pubsub, hangUp: async (peer) => { await libp2p.hangUp(peer) }, log: pubsubLog }, {
+    graylistThreshold: SCORE_THRESHOLDS.graylistThreshold,
+    scoreCacheMs: GOSSIPSUB_HEARTBEAT_INTERVAL_MS
+  })
 
   await libp2p.start()
+  graylist.start()
   try {
     await helia.start()
     await records.start()
@@ -139,7 +156,8 @@ export async function createNode (components: CapdexNodeComponents, init: Capdex
     records,
     budget,
     log,
-    pubsub: new PubsubHelpers({ pubsub: libp2p.services.pubsub, budget, log: logger.forComponent('capdex:node:pubsub') }, { allowedTopics: new Set(topics) }),
+    graylist,
+    pubsub: new PubsubHelpers({ pubsub: libp2p.services.pubsub, budget, graylist, log: pubsubLog }, { allowedTopics: new Set(topics) }),
     blocks: new BlockHelpers({ helia, blockstore: repo.blockstore, log: logger.forComponent('capdex:node:blocks') }, { maxBlockBytes })
   }, { network, topics })
 
@@ -172,6 +190,7 @@ interface CapdexNodeParts {
   helia: Helia
   records: RecordStore
   budget: ValidationBudget
+  graylist: GraylistGuard
   pubsub: PubsubHelpers
   blocks: BlockHelpers
   log: Logger
@@ -186,6 +205,7 @@ class CapdexNodeImpl implements CapdexNode {
   readonly validationBudget: ValidationBudget
   private readonly records: RecordStore
   private readonly pubsub: PubsubHelpers
+  private readonly graylist: GraylistGuard
   private readonly blocks: BlockHelpers
   private readonly log: Logger
   private stopped = false
@@ -199,6 +219,7 @@ class CapdexNodeImpl implements CapdexNode {
     this.validationBudget = parts.budget
     this.records = parts.records
     this.pubsub = parts.pubsub
+    this.graylist = parts.graylist
     this.blocks = parts.blocks
     this.log = parts.log
   }
@@ -280,6 +301,7 @@ class CapdexNodeImpl implements CapdexNode {
       return
     }
     this.stopped = true
+    this.graylist.stop()
     this.pubsub.unsubscribeAll()
     try {
       await this.records.stop()

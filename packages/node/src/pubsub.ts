@@ -35,9 +35,105 @@ function hasScore (pubsub: object): pubsub is ScoredPubsub {
   return typeof (pubsub as Partial<ScoredPubsub>).getScore === 'function'
 }
 
+export interface GraylistGuardComponents {
+  pubsub: GossipSub
+  /** closes every connection to the peer (`libp2p.hangUp`) */
+  hangUp: (peer: PeerId) => Promise<void>
+  log: Logger
+}
+
+export interface GraylistGuardInit {
+  /** gossipsub's graylist threshold */
+  graylistThreshold: number
+  /** how long gossipsub may serve a peer's score from its cache (its heartbeat interval) */
+  scoreCacheMs: number
+}
+
+/**
+ * Stops all work on peers whose gossipsub score fell below the graylist threshold. Gossipsub
+ * ignores a graylisted peer's RPCs, but only after reading, decrypting and decoding each one, and
+ * its cached score lags a Reject by up to a heartbeat, during which every message goes on to be
+ * validated. So: after a Reject, the peer's messages are ignored unvalidated (`suspect`) until its
+ * fresh score decides; a peer below the threshold is hung up on, and the connection gater refuses
+ * it (`denies`) for as long as gossipsub retains its score (a disconnected peer's score does not
+ * decay, and is dropped after `retainScore`).
+ */
+export class GraylistGuard {
+  private readonly pubsub: GossipSub
+  private readonly hangUp: (peer: PeerId) => Promise<void>
+  private readonly log: Logger
+  private readonly threshold: number
+  private readonly scoreCacheMs: number
+  /** peers that sent a rejected message, and when, until a fresh score decides */
+  private readonly suspects = new Map<string, number>()
+  private readonly onHeartbeat = (): void => { this.sweep() }
+
+  constructor (components: GraylistGuardComponents, init: GraylistGuardInit) {
+    this.pubsub = components.pubsub
+    this.hangUp = components.hangUp
+    this.log = components.log
+    this.threshold = init.graylistThreshold
+    this.scoreCacheMs = init.scoreCacheMs
+  }
+
+  start (): void {
+    this.pubsub.addEventListener('gossipsub:heartbeat', this.onHeartbeat)
+  }
+
+  stop (): void {
+    this.pubsub.removeEventListener('gossipsub:heartbeat', this.onHeartbeat)
+    this.suspects.clear()
+  }
+
+  private graylisted (id: string): boolean {
+    return hasScore(this.pubsub) && this.pubsub.getScore(id) < this.threshold
+  }
+
+  /** A validator rejected a message of `peer`. */
+  rejected (peer: PeerId): void {
+    const id = peer.toString()
+    if (!this.suspects.has(id)) {
+      this.suspects.set(id, Date.now())
+    }
+  }
+
+  /** Whether the peer's messages are to be ignored without validation. */
+  suspect (peer: PeerId): boolean {
+    return this.suspects.has(peer.toString())
+  }
+
+  /** For the connection gater: whether the peer is graylisted (a retained score of a peer we hung up on counts). */
+  denies (peer: PeerId): boolean {
+    return this.graylisted(peer.toString())
+  }
+
+  private cutOff (peer: PeerId): void {
+    this.log('hanging up on %p: its score %d is below the graylist threshold', peer, hasScore(this.pubsub) ? this.pubsub.getScore(peer.toString()) : 0)
+    this.hangUp(peer).catch((err: unknown) => { this.log('hanging up on %p failed - %e', peer, err) })
+  }
+
+  /**
+   * At each heartbeat (scores freshly decayed): suspects whose Reject is older than the score cache
+   * are decided by their fresh score below, so they are validated again unless they are cut off;
+   * every graylisted peer is cut off.
+   */
+  private sweep (): void {
+    const now = Date.now()
+    for (const [id, at] of this.suspects) {
+      // a score read within the cache lifetime of the Reject may predate it
+      if (now - at > this.scoreCacheMs) this.suspects.delete(id)
+    }
+    for (const peer of this.pubsub.getPeers()) {
+      if (this.graylisted(peer.toString())) this.cutOff(peer)
+    }
+  }
+}
+
 export interface PubsubHelpersComponents {
   pubsub: GossipSub
   budget: ValidationBudget
+  /** when given, rejected senders are ignored unvalidated and graylisted ones cut off */
+  graylist?: GraylistGuard
   log: Logger
 }
 
@@ -53,6 +149,7 @@ interface Subscription {
 export class PubsubHelpers {
   private readonly pubsub: GossipSub
   private readonly budget: ValidationBudget
+  private readonly graylist: GraylistGuard | undefined
   private readonly log: Logger
   private readonly allowedTopics: ReadonlySet<string>
   private readonly subscriptions = new Map<string, Subscription>()
@@ -62,6 +159,7 @@ export class PubsubHelpers {
   constructor (components: PubsubHelpersComponents, init: PubsubHelpersInit) {
     this.pubsub = components.pubsub
     this.budget = components.budget
+    this.graylist = components.graylist
     this.log = components.log
     this.allowedTopics = init.allowedTopics
   }
@@ -205,6 +303,9 @@ export class PubsubHelpers {
     const log = this.log
 
     this.pubsub.topicValidators.set(topic, async (from: PeerId, message: Message): Promise<TopicValidatorResult> => {
+      if (this.graylist?.suspect(from) === true) {
+        return TopicValidatorResult.Ignore
+      }
       if (!this.budget.take(from)) {
         log('ignoring message on %s from %p: over validation budget', topic, from)
         return TopicValidatorResult.Ignore
@@ -227,7 +328,9 @@ export class PubsubHelpers {
       }
       switch (verdict) {
         case 'accept': return TopicValidatorResult.Accept
-        case 'reject': return TopicValidatorResult.Reject
+        case 'reject':
+          this.graylist?.rejected(from)
+          return TopicValidatorResult.Reject
         default: return TopicValidatorResult.Ignore
       }
     })

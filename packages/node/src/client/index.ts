@@ -22,7 +22,7 @@
  * ```
  */
 export { snapshotDag, checkSnapshotDag, assertCompleteSnapshot, incompleteSnapshotError } from './dag.js'
-export { localBlockSource, bitswapBlockSource, storingBlockSource, isMissingBlock } from './sources.js'
+export { localBlockSource, bitswapBlockSource, storingBlockSource, isMissingBlock, fetchTreeDiff } from './sources.js'
 export { gatewayClient } from './gateway.js'
 export { pinStore, readIndexerHead } from './pins.js'
 export { trustStore } from './trust.js'
@@ -33,7 +33,7 @@ export * from './errors.js'
 export * from './constants.js'
 
 export type { DagBlock, DagBlockKind, DagCheck, SnapshotDagComponents, SnapshotDagOptions } from './dag.js'
-export type { BlockSource, BlockSourceGetOptions, PrefetchOptions, VerifiedBlock, LocalBlockSourceComponents, BitswapBlockSourceComponents, BitswapBlockSourceInit, StoringBlockSource, StoringBlockSourceComponents, StoringBlockSourceInit } from './sources.js'
+export type { BlockSource, BlockSourceGetOptions, FetchTreeDiffComponents, FetchTreeDiffOptions, PrefetchOptions, VerifiedBlock, LocalBlockSourceComponents, BitswapBlockSourceComponents, BitswapBlockSourceInit, StoringBlockSource, StoringBlockSourceComponents, StoringBlockSourceInit } from './sources.js'
 export type { GatewayClient, GatewayClientInit, RecordRequestOptions } from './gateway.js'
 export type { Pin, PinStore, PinStoreComponents, PinAddOptions, PinBlockProgress, PinProgressEvents, GcOptions, GcResult, GcProgressEvents, GcRootReason } from './pins.js'
 export type { TrustStore, TrustStoreComponents, TrustedHead, Evidence } from './trust.js'

@@ -1,10 +1,15 @@
+import { MAX_NODE_BYTES_LIMIT } from '@capdex/prolly'
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
 import { blockMatchesCid, collectBlock } from '../blocks.js'
 import { MAX_BLOCK_BYTES } from '../constants.js'
-import { BlockHashMismatchError, BlockNotFoundError } from '../errors.js'
+import { BlockHashMismatchError, BlockNotFoundError, InvalidOptionError } from '../errors.js'
 import type { CapdexNode } from '../types.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
-import type { CID } from 'multiformats/cid'
+
+/** Blocks `fetchTreeDiff` asks for at once (over bitswap they share wantlist messages). */
+const DEFAULT_TREE_DIFF_CONCURRENCY = 256
 
 export interface BlockSourceGetOptions extends AbortOptions {
   /**
@@ -35,6 +40,14 @@ export interface BlockSource {
    */
   get(cid: CID, options?: BlockSourceGetOptions): Promise<Uint8Array>
   /**
+   * The bytes of `cid` as stored, NOT hashed: only for a caller that hashes every block itself
+   * (the snapshot DAG walk, which then hashes each block once). Optional; local sources have it.
+   *
+   * @throws BlockNotFoundError the source does not have the block
+   * @throws BlockTooLargeError larger than `maxBytes`
+   */
+  getUnchecked?(cid: CID, options?: BlockSourceGetOptions): Promise<Uint8Array>
+  /**
    * Many blocks of the DAG under `root` in one request (a gateway CAR), each verified. Optional:
    * pinning stores what it yields before walking, then fetches the rest block by block.
    */
@@ -53,20 +66,24 @@ export function isMissingBlock (err: unknown): boolean {
   return err instanceof Error && MISSING.has(err.name)
 }
 
-/** Reads the local bytes, verified; throws BlockNotFoundError on a miss. */
-async function readLocal (blockstore: Pick<Blockstore, 'get' | 'has'>, cid: CID, options: BlockSourceGetOptions): Promise<Uint8Array> {
-  let bytes: Uint8Array
+/** Reads the local bytes, not verified; throws BlockNotFoundError on a miss. */
+async function readStored (blockstore: Pick<Blockstore, 'get'>, cid: CID, options: BlockSourceGetOptions): Promise<Uint8Array> {
   try {
-    if (!await blockstore.has(cid, options)) {
-      throw new BlockNotFoundError(`Block ${cid.toString()} is not in the local blockstore`)
-    }
-    bytes = await collectBlock(cid, blockstore.get(cid, options), options.maxBytes ?? MAX_BLOCK_BYTES)
+    return await collectBlock(cid, blockstore.get(cid, options), options.maxBytes ?? MAX_BLOCK_BYTES)
   } catch (err) {
     if (isMissingBlock(err)) {
       throw new BlockNotFoundError(`Block ${cid.toString()} is not in the local blockstore`)
     }
     throw err
   }
+}
+
+/** Reads the local bytes, verified; throws BlockNotFoundError on a miss. */
+async function readLocal (blockstore: Pick<Blockstore, 'get' | 'has'>, cid: CID, options: BlockSourceGetOptions): Promise<Uint8Array> {
+  if (!await blockstore.has(cid, options)) {
+    throw new BlockNotFoundError(`Block ${cid.toString()} is not in the local blockstore`)
+  }
+  const bytes = await readStored(blockstore, cid, options)
   if (!await blockMatchesCid(cid, bytes)) {
     throw new BlockHashMismatchError(`The stored bytes of block ${cid.toString()} do not match its CID`)
   }
@@ -81,7 +98,8 @@ export interface LocalBlockSourceComponents {
 export function localBlockSource (components: LocalBlockSourceComponents): BlockSource {
   const { blockstore } = components
   return {
-    get: async (cid, options = {}) => readLocal(blockstore, cid, options)
+    get: async (cid, options = {}) => readLocal(blockstore, cid, options),
+    getUnchecked: async (cid, options = {}) => readStored(blockstore, cid, options)
   }
 }
 
@@ -177,4 +195,104 @@ export function storingBlockSource (components: StoringBlockSourceComponents, re
     source.prefetch = remote.prefetch.bind(remote)
   }
   return source
+}
+
+export interface FetchTreeDiffComponents {
+  /** where the nodes come from; a storing source (or the node's blockstore) keeps them for the diff */
+  blocks: Pick<BlockSource, 'get'>
+}
+
+export interface FetchTreeDiffOptions extends AbortOptions {
+  /**
+   * Blocks asked for at once.
+   *
+   * @default 256
+   */
+  concurrency?: number
+}
+
+/** The level and child links of a prolly tree node; undefined when the bytes are not one (the diff itself names that error). */
+function treeNodeLinks (bytes: Uint8Array): { level: number, links: CID[] } | undefined {
+  let node: unknown
+  try {
+    node = dagCbor.decode(bytes)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(node) || !Number.isSafeInteger(node[0]) || !Array.isArray(node[2])) {
+    return undefined
+  }
+  const level = node[0] as number
+  if (level === 0) {
+    return { level, links: [] }
+  }
+  const links: CID[] = []
+  for (const item of node[2] as unknown[]) {
+    const link = CID.asCID(item)
+    if (link == null) return undefined
+    links.push(link)
+  }
+  return { level, links }
+}
+
+/** Runs `task` over `items`, at most `concurrency` at a time. */
+async function eachConcurrently<T> (items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      await task(items[next++]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
+}
+
+/**
+ * Fetches the nodes that `prolly.diff(a, b)` reads, a level at a time: both roots, then at each
+ * level the children that the two trees do not share (a CID in both is the same subtree, which the
+ * diff skips unopened), all asked for at once. Over bitswap that is one round trip per level
+ * instead of one per node, after which the diff reads what it needs locally. Every block is
+ * checked against its CID by `blocks`. A node that is not a prolly node is not descended (the
+ * diff reports it). Resolves with the number of blocks asked for.
+ */
+export async function fetchTreeDiff (components: FetchTreeDiffComponents, a: CID, b: CID, options: FetchTreeDiffOptions = {}): Promise<number> {
+  const concurrency = options.concurrency ?? DEFAULT_TREE_DIFF_CONCURRENCY
+  if (!Number.isSafeInteger(concurrency) || concurrency <= 0) {
+    throw new InvalidOptionError(`concurrency must be a positive integer, got ${concurrency}`)
+  }
+  if (a.equals(b)) {
+    return 0
+  }
+  const get = async (cid: CID): Promise<Uint8Array> => components.blocks.get(cid, { maxBytes: MAX_NODE_BYTES_LIMIT, ...(options.signal != null ? { signal: options.signal } : {}) })
+  /** nodes to read, by level, for each tree */
+  const levels = new Map<number, [Map<string, CID>, Map<string, CID>]>()
+  const add = (level: number, side: 0 | 1, cid: CID): void => {
+    let sides = levels.get(level)
+    if (sides == null) levels.set(level, sides = [new Map<string, CID>(), new Map<string, CID>()])
+    sides[side].set(cid.toString(), cid)
+  }
+  const descend = (side: 0 | 1, level: number, bytes: Uint8Array): void => {
+    const node = treeNodeLinks(bytes)
+    if (node == null || node.level !== level || level === 0) return
+    for (const link of node.links) add(level - 1, side, link)
+  }
+
+  // the roots' levels are known once they are read; the trees may differ in height
+  const roots = await Promise.all([get(a), get(b)])
+  let asked = 2
+  roots.forEach((bytes, side) => {
+    const level = treeNodeLinks(bytes)?.level
+    if (level != null) descend(side as 0 | 1, level, bytes)
+  })
+  while (levels.size > 0) {
+    const level = Math.max(...levels.keys())
+    const [left, right] = levels.get(level)!
+    levels.delete(level)
+    for (const key of left.keys()) {
+      if (right.delete(key)) left.delete(key)
+    }
+    const work: Array<[0 | 1, CID]> = [...[...left.values()].map((cid): [0, CID] => [0, cid]), ...[...right.values()].map((cid): [1, CID] => [1, cid])]
+    asked += work.length
+    await eachConcurrently(work, concurrency, async ([side, cid]) => { descend(side, level, await get(cid)) })
+  }
+  return asked
 }

@@ -12,6 +12,7 @@ import { announcementListener } from '../announcements.js'
 import { DEFAULT_MANIFEST_FETCH_TIMEOUT_MS } from '../constants.js'
 import { fsyncDir } from '../durable.js'
 import { InvalidOptionError } from '../errors.js'
+import { announcementVerifier } from '../verify-pool.js'
 import { indexBlockStore } from './blocks.js'
 import { DEFAULT_BATCH_MAX, DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, MAX_SCORED_PEERS, VERIFIED_RECORD_CACHE_SIZE, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
 import { CorruptJournalError, HeadUnavailableError, IndexerStateError } from './errors.js'
@@ -24,6 +25,7 @@ import type { HeadPointer, HeadStore } from './heads.js'
 import type { Journal, JournalEntry, JournalRef } from './journal.js'
 import type { IndexerMetrics } from './metrics.js'
 import type { AnnouncementListener, ReceivedAnnouncement } from '../announcements.js'
+import type { AnnouncementVerifier } from '../verify-pool.js'
 import type { Prolly } from '@capdex/prolly'
 import type { FoldResult, VerifiedRecord, VerifiedUpdate } from '@capdex/registry'
 import type { AbortOptions, Ed25519PrivateKey, Logger, PeerId } from '@libp2p/interface'
@@ -77,6 +79,8 @@ export class DefaultIndexerService implements IndexerService {
   private current: IndexerHead | undefined
   private journal: Journal | undefined
   private listener: AnnouncementListener | undefined
+  private verifier: AnnouncementVerifier | undefined
+  private readonly verifyWorkers: number | undefined
   private readonly pending: PendingUpdate[] = []
   private readonly abort = new AbortController()
   private timer: ReturnType<typeof setTimeout> | undefined
@@ -118,6 +122,10 @@ export class DefaultIndexerService implements IndexerService {
     this.keyName = init.keyName ?? INDEXER_KEY_NAME
     this.batchMs = positive(init.batchMs ?? DEFAULT_BATCH_MS, 'batchMs')
     this.batchMax = Math.floor(positive(init.batchMax ?? DEFAULT_BATCH_MAX, 'batchMax'))
+    if (init.verifyWorkers !== undefined && !(Number.isInteger(init.verifyWorkers) && init.verifyWorkers >= 0)) {
+      throw new InvalidOptionError(`verifyWorkers must be a non-negative integer, got ${init.verifyWorkers}`)
+    }
+    this.verifyWorkers = init.verifyWorkers
     this.manifestTimeoutMs = positive(init.manifestTimeoutMs ?? DEFAULT_MANIFEST_FETCH_TIMEOUT_MS, 'manifestTimeoutMs')
     this.clockSkewMs = init.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
     if (!(this.clockSkewMs >= 0)) {
@@ -186,7 +194,8 @@ export class DefaultIndexerService implements IndexerService {
         options.onProgress?.(new CustomProgressEvent('node:indexer:catchup', { done: total - this.pending.length, total }))
       }
 
-      this.listener = announcementListener({ node: this.node, logger: this.logger }, {
+      this.verifier = announcementVerifier(this.verifyWorkers === undefined ? {} : { workers: this.verifyWorkers })
+      this.listener = announcementListener({ node: this.node, logger: this.logger, verifier: this.verifier }, {
         network: this.network,
         // records whose EOL passed less than the tolerance ago are still accepted
         now: () => this.now() - this.clockSkewMs,
@@ -205,6 +214,7 @@ export class DefaultIndexerService implements IndexerService {
     } catch (err) {
       this.state = 'stopping'
       this.listener?.stop()
+      await this.verifier?.close()
       await this.journal?.close()
       this.state = 'stopped'
       throw err
@@ -407,7 +417,8 @@ export class DefaultIndexerService implements IndexerService {
     const previous = this.current
     const indexer = this.name
     let result: FoldResult
-    let moved: { head: IndexerHead, written: number } | undefined
+    let moved: { head: IndexerHead, written: number, syncMs: number } | undefined
+    let folded: number | undefined
     try {
       this.blocks.takeWritten()
       for (const p of batch) this.rememberVerified(p.update.record)
@@ -418,6 +429,7 @@ export class DefaultIndexerService implements IndexerService {
         indexer,
         ...(this.pruneAfterMs != null ? { pruneAfterMs: this.pruneAfterMs } : {})
       }, { signal })
+      folded = performance.now()
       if (previous == null || result.changed > 0) {
         moved = await this.commit(result, previous, signal)
       }
@@ -439,7 +451,10 @@ export class DefaultIndexerService implements IndexerService {
     const foldMs = performance.now() - started
     this.counters.folds++
     this.foldSeconds.observe(foldMs / 1000)
-    this.log('folded %d update(s) in %d ms: %s', batch.length, Math.round(foldMs), moved == null ? 'no change' : `height ${result.snapshot.height}, ${result.snapshot.count} entries, ${result.changed} changed`)
+    const folding = (folded ?? started) - started
+    this.log('folded %d update(s) in %d ms (fold %d ms, %s): %s', batch.length, Math.round(foldMs), Math.round(folding),
+      moved == null ? 'nothing written' : `${moved.written} blocks synced in ${Math.round(moved.syncMs)} ms, head and journal in ${Math.round(foldMs - folding - moved.syncMs)} ms`,
+      moved == null ? 'no change' : `height ${result.snapshot.height}, ${result.snapshot.count} entries, ${result.changed} changed`)
 
     if (moved != null) {
       const { head, written } = moved
@@ -462,15 +477,17 @@ export class DefaultIndexerService implements IndexerService {
   }
 
   /** Makes the fold's blocks durable, then records its snapshot as the head. */
-  private async commit (result: FoldResult, previous: IndexerHead | undefined, signal: AbortSignal): Promise<{ head: IndexerHead, written: number }> {
+  private async commit (result: FoldResult, previous: IndexerHead | undefined, signal: AbortSignal): Promise<{ head: IndexerHead, written: number, syncMs: number }> {
     const { snapshot, cid } = result
     const cids = [...this.blocks.takeWritten(), cid, snapshot.providers, snapshot.attrs, snapshot.history]
+    const syncing = performance.now()
     const written = await this.repo.syncBlocks(cids, { signal })
+    const syncMs = performance.now() - syncing
     signal.throwIfAborted()
     await this.heads.commit({ cid, height: snapshot.height }, previous == null ? null : { cid: previous.cid, height: previous.snapshot.height })
     const head = { cid, snapshot }
     this.current = head
-    return { head, written }
+    return { head, written, syncMs }
   }
 
   // ---- publishing -------------------------------------------------------------------
@@ -566,6 +583,7 @@ export class DefaultIndexerService implements IndexerService {
     }
     this.state = 'stopping'
     this.listener?.stop()
+    await this.verifier?.close()
     clearTimeout(this.timer)
     clearInterval(this.republishTimer)
     this.abort.abort()
