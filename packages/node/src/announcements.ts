@@ -207,7 +207,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
         if (inline != null) {
           await this.node.putBlock(bytes, cid.code)
         }
-        await this.node.putRecord(record.name, record.bytes, now != null ? { now } : {})
+        await this.node.putRecord(record.name, record.bytes, { ...(now != null ? { now } : {}), verified: record })
       } catch (err) {
         return this.judge(err, 'store', from)
       }

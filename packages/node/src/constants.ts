@@ -146,3 +146,6 @@ export const MAX_KNOWN_RECORDS = 100_000
 
 /** Loopback peers are local processes: they skip the per-host inbound connection rate limit. */
 export const DEFAULT_CONNECTION_ALLOW_LIST: readonly string[] = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+
+/** Records a node's record store keeps after writing them, so replacing one need not re-verify it. */
+export const WRITTEN_RECORDS_KEPT = 16384

@@ -3,7 +3,7 @@ import { anySignal } from 'any-signal'
 import { Key } from 'interface-datastore'
 import { equals } from 'uint8arrays/equals'
 import { concatBytes, plainBytes } from './bytes.js'
-import { DEFAULT_RECORD_TIMEOUT_MS, IPNS_RECORD_PREFIX, IPNS_RECORD_PROTOCOL, MAX_RECORD_REQUEST_BYTES, RECORD_MAX_INBOUND_STREAMS, RECORD_STATUS_FOUND, RECORD_STATUS_NOT_FOUND } from './constants.js'
+import { DEFAULT_RECORD_TIMEOUT_MS, WRITTEN_RECORDS_KEPT, IPNS_RECORD_PREFIX, IPNS_RECORD_PROTOCOL, MAX_RECORD_REQUEST_BYTES, RECORD_MAX_INBOUND_STREAMS, RECORD_STATUS_FOUND, RECORD_STATUS_NOT_FOUND } from './constants.js'
 import { RecordFetchTimeoutError, RecordNotFoundError, RecordProtocolError } from './errors.js'
 import type { FetchRecordOptions, PutRecordOptions } from './types.js'
 import type { VerifiedRecord, VerifyRecordOptions } from '@capdex/registry'
@@ -73,6 +73,8 @@ export class RecordStore {
   private readonly log: Logger
   /** one put at a time per name, so check-then-write cannot interleave */
   private readonly queues = new Map<string, Promise<unknown>>()
+  /** the records this store wrote last, by name (bounded, oldest out first) */
+  private readonly written = new Map<string, VerifiedRecord>()
 
   constructor (components: RecordStoreComponents) {
     this.datastore = components.datastore
@@ -118,24 +120,41 @@ export class RecordStore {
   }
 
   private async putRecordNow (name: string, bytes: Uint8Array, options: PutRecordOptions): Promise<VerifiedRecord> {
-    const incoming = await verifyRecord(name, bytes, options.now != null ? { now: options.now } : {})
+    const given = options.verified
+    const incoming = given != null && given.name === name && equals(given.bytes, bytes)
+      ? given
+      : await verifyRecord(name, bytes, options.now != null ? { now: options.now } : {})
     const storedBytes = await this.getRecord(name, options)
     if (storedBytes != null) {
       if (equals(storedBytes, bytes)) {
         return incoming
       }
-      let known: VerifiedRecord | undefined
-      try {
-        known = await verifyRecord(name, storedBytes, { allowExpired: true })
-      } catch (err) {
-        this.log.error('stored record for %s does not verify, replacing it - %e', name, err)
+      let known = this.written.get(name)
+      if (known == null || !equals(known.bytes, storedBytes)) {
+        known = undefined
+        try {
+          known = await verifyRecord(name, storedBytes, { allowExpired: true })
+        } catch (err) {
+          this.log.error('stored record for %s does not verify, replacing it - %e', name, err)
+        }
       }
       checkSupersedes(known, incoming)
     }
     options.signal?.throwIfAborted()
     await this.datastore.put(recordKey(name), bytes, options)
+    this.remember(incoming)
     this.log('stored record for %s seq %s', name, incoming.sequence)
     return incoming
+  }
+
+  /** Keeps the records this store wrote, so the next put of a name need not verify the stored one again. */
+  private remember (record: VerifiedRecord): void {
+    this.written.delete(record.name)
+    this.written.set(record.name, record)
+    if (this.written.size > WRITTEN_RECORDS_KEPT) {
+      const oldest = this.written.keys().next()
+      if (oldest.done !== true) this.written.delete(oldest.value)
+    }
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {

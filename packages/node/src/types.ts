@@ -183,6 +183,11 @@ export interface PutRecordOptions extends AbortOptions {
    * @default Date.now()
    */
   now?: number
+  /**
+   * The record as the caller already verified it (an announcement listener has): when its name
+   * and bytes are the ones being put, the signature is not checked a second time.
+   */
+  verified?: VerifiedRecord
 }
 
 export interface FetchRecordOptions extends AbortOptions {
