@@ -4,25 +4,14 @@
  * retained; a peer that sends only valid messages is untouched.
  */
 import { providersTopic } from '@capdex/registry'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { SCORE_THRESHOLDS } from '../src/index.js'
-import { connect, deferred, NETWORK, rejection, startPeer, until, within } from './helpers.js'
-import type { TestPeer } from './helpers.js'
+import { connect, deferred, NETWORK, rejection, peersStoppedAfterEach, until, within } from './helpers.js'
 
 const TOPIC = providersTopic(NETWORK)
 
 describe('graylist guard', () => {
-  const peers: TestPeer[] = []
-
-  async function peer (): Promise<TestPeer> {
-    const p = await startPeer()
-    peers.push(p)
-    return p
-  }
-
-  afterEach(async () => {
-    await Promise.all(peers.splice(0).map(async p => { await p.stop() }))
-  })
+  const peer = peersStoppedAfterEach()
 
   it('stops validating a rejected sender, hangs up on it once graylisted and refuses it back', async () => {
     const [attacker, honest, b] = await Promise.all([peer(), peer(), peer()])

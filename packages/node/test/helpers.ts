@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { afterEach } from 'vitest'
 import { createCapdexNode, openRepo } from '../src/index.js'
 import type { CapdexNode, CapdexNodeInit, Repo } from '../src/index.js'
 import type { Manifest } from '@capdex/manifest'
@@ -122,5 +123,18 @@ export function sampleManifest (overrides: Partial<Manifest> = {}): Manifest {
     endpoints: [],
     attestations: [],
     ...overrides
+  }
+}
+
+/** A `startPeer` whose peers stop after each test of the enclosing `describe`. */
+export function peersStoppedAfterEach (): (init?: CapdexNodeInit) => Promise<TestPeer> {
+  const peers: TestPeer[] = []
+  afterEach(async () => {
+    await Promise.all(peers.splice(0).map(async p => { await p.stop() }))
+  })
+  return async (init = {}) => {
+    const p = await startPeer(init)
+    peers.push(p)
+    return p
   }
 }

@@ -2,10 +2,9 @@ import { createRecord, nameFromPublicKey, providersTopic } from '@capdex/registr
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { SCORE_THRESHOLDS } from '../src/index.js'
-import { connect, deferred, NETWORK, rejection, startPeer, until, within } from './helpers.js'
-import type { TestPeer } from './helpers.js'
+import { connect, deferred, NETWORK, rejection, peersStoppedAfterEach, until, within } from './helpers.js'
 import type { PeerId } from '@libp2p/interface'
 
 const RAW = 0x55
@@ -16,17 +15,7 @@ async function rawCid (bytes: Uint8Array): Promise<CID> {
 }
 
 describe('capdex node', () => {
-  const peers: TestPeer[] = []
-
-  async function peer (...args: Parameters<typeof startPeer>): Promise<TestPeer> {
-    const p = await startPeer(...args)
-    peers.push(p)
-    return p
-  }
-
-  afterEach(async () => {
-    await Promise.all(peers.splice(0).map(async p => { await p.stop() }))
-  })
+  const peer = peersStoppedAfterEach()
 
   describe('pubsub', () => {
     it('publishAndAwaitPeer delivers to a subscriber', async () => {

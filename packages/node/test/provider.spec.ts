@@ -1,10 +1,9 @@
 import { encodeManifest, manifestCid } from '@capdex/manifest'
 import { createRecord, encodeAnnouncement, nameFromPublicKey, providersTopic } from '@capdex/registry'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { announcementListener, providerService, SCORE_THRESHOLDS } from '../src/index.js'
-import { connect, deferred, NETWORK, rejection, sampleManifest, startPeer, until, within } from './helpers.js'
+import { connect, deferred, NETWORK, rejection, sampleManifest, peersStoppedAfterEach, until, within } from './helpers.js'
 import type { ProviderPublished, ReceivedAnnouncement } from '../src/index.js'
-import type { TestPeer } from './helpers.js'
 
 /** Collects announcements and lets a test wait for the n-th one. */
 function inbox (): { onAnnouncement: (a: ReceivedAnnouncement) => void, next: () => Promise<ReceivedAnnouncement> } {
@@ -25,17 +24,7 @@ function inbox (): { onAnnouncement: (a: ReceivedAnnouncement) => void, next: ()
 }
 
 describe('provider service', () => {
-  const peers: TestPeer[] = []
-
-  async function peer (): Promise<TestPeer> {
-    const p = await startPeer()
-    peers.push(p)
-    return p
-  }
-
-  afterEach(async () => {
-    await Promise.all(peers.splice(0).map(async p => { await p.stop() }))
-  })
+  const peer = peersStoppedAfterEach()
 
   it('publishes a manifest chain end to end', async () => {
     const [provider, indexer] = await Promise.all([peer(), peer()])
