@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import * as dagCbor from '@ipld/dag-cbor'
 import { CarReader } from '@ipld/car/reader'
 import { CarWriter } from '@ipld/car/writer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -149,6 +150,91 @@ describe('CAR export and import', () => {
     const t = await tempRepo()
     try {
       expect((await rejection(importCar({ repo: t.repo }, car, { maxBytes: 1000 }))).name).toBe('CarTooLargeError')
+    } finally {
+      await t.close()
+    }
+  })
+})
+
+describe('CAR export and import, more', () => {
+  let origin: TestRepo
+  let head: CID
+  let car: Uint8Array
+  let dag: DagBlock[]
+
+  beforeAll(async () => {
+    origin = await tempRepo()
+    const chain = await foldChain(origin.blocks, [await Promise.all((await makeProviders(8)).map(updateFor))])
+    head = chain.heads[0]!.cid
+    const source = localBlockSource({ blockstore: origin.repo.blockstore })
+    dag = await all(snapshotDag({ blocks: source }, head))
+    car = Buffer.concat(await all(exportCar({ blocks: source }, head)))
+  })
+
+  afterAll(async () => { await origin.close() })
+
+  it('imports the same blocks from a CARv2 wrapping the CARv1', async () => {
+    // pragma, then characteristics, data offset, data size, index offset, then the CARv1
+    const pragma = Uint8Array.of(0x0a, 0xa1, 0x67, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x02)
+    const header = new DataView(new ArrayBuffer(40))
+    header.setBigUint64(16, BigInt(pragma.length + 40), true)
+    header.setBigUint64(24, BigInt(car.length), true)
+    const v2 = Buffer.concat([pragma, new Uint8Array(header.buffer), car])
+    expect((await all((await CarReader.fromBytes(v2)).cids())).length).toBe(dag.length)
+    const t = await tempRepo()
+    try {
+      const imported = await importCar({ repo: t.repo }, v2)
+      expect(imported).toMatchObject({ blocks: dag.length, stored: dag.length })
+      expect(imported.root.equals(head)).toBe(true)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('counts what is already local as stored before, and pins the whole DAG', async () => {
+    const t = await tempRepo()
+    try {
+      for (const block of dag.slice(0, 3)) await t.repo.blockstore.put(block.cid, block.bytes)
+      const imported = await importCar({ repo: t.repo }, car)
+      expect(imported).toMatchObject({ blocks: dag.length, stored: dag.length - 3, pin: { blocks: dag.length } })
+      // a CAR that lacks blocks the repo has is whole with them
+      const partial = await carOf(dag.filter((b) => b.kind !== 'manifest'), [head])
+      const again = await tempRepo()
+      try {
+        for (const block of dag.filter((b) => b.kind === 'manifest')) await again.repo.blockstore.put(block.cid, block.bytes)
+        expect(await importCar({ repo: again.repo }, partial)).toMatchObject({ stored: dag.filter((b) => b.kind !== 'manifest').length, pin: { blocks: dag.length } })
+      } finally {
+        await again.close()
+      }
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('export of a snapshot with a corrupt local block fails, naming it', async () => {
+    const t = await tempRepo()
+    try {
+      const victim = dag.find((b) => b.kind === 'attrs')!
+      for (const block of dag) await t.repo.blockstore.put(block.cid, block === victim ? dagCbor.encode([0, [], []]) : block.bytes)
+      const err = await rejection(all(exportCar({ blocks: localBlockSource({ blockstore: t.repo.blockstore }) }, head)))
+      expect(err.name).toBe('BlockHashMismatchError')
+      expect(err.message).toContain(victim.cid.toString())
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('rejects a CAR with a tampered tree node, naming it before reading inside it', async () => {
+    const victim = dag.find((b) => b.kind === 'providers')!
+    const offset = Buffer.from(car).indexOf(Buffer.from(victim.bytes))
+    const tampered = Uint8Array.from(car)
+    tampered[offset] = 0xff
+    const t = await tempRepo()
+    try {
+      const err = await rejection(importCar({ repo: t.repo }, tampered)) as CarBlockMismatchError
+      expect(err.name).toBe('CarBlockMismatchError')
+      expect(err.cid?.equals(victim.cid)).toBe(true)
+      expect((await storedBlocks(t.repo)).size).toBe(0)
     } finally {
       await t.close()
     }

@@ -89,7 +89,7 @@ export function registerPin (program: Command, signal: AbortSignal): void {
     .description('fetch a snapshot DAG (trees and manifests) over bitswap or a gateway, check every block and pin it')
     .argument('<cid|latest>', 'a snapshot CID, or latest: the indexer\'s head (resolved and checked first)')
     .option('--history', 'also pin the older snapshots reached through prev')
-    .option('--concurrency <n>', 'blocks fetched at once', '16')
+    .option('--concurrency <n>', 'blocks fetched at once', '64')
     .action(async (target: string, opts: PinOptions, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
       if (target !== 'latest') parseCid(target)

@@ -23,6 +23,15 @@ export const MAX_HEAD_FILE_BYTES = 64 * 1024
 /** Blocks fetched at once while walking a snapshot DAG. */
 export const DEFAULT_DAG_CONCURRENCY = 16
 
+/**
+ * Blocks fetched at once while pinning from the network: enough round trips in flight that a
+ * bitswap peer on loopback is busy (16 left pinning latency-bound at about 400 blocks/s).
+ */
+export const DEFAULT_PIN_CONCURRENCY = 64
+
+/** Most blocks a snapshot DAG walk hands over at once to a caller that takes them in batches (CAR export, import). */
+export const DEFAULT_DAG_BATCH = 256
+
 /** Most blocks one snapshot DAG walk visits before it gives up. */
 export const DEFAULT_MAX_DAG_BLOCKS = 16_000_000
 
@@ -53,6 +62,9 @@ export const DEFAULT_MAX_CHAIN_WALK = 100_000
 
 /** Largest CAR `importCar` reads (it holds the whole file until every block checks out). */
 export const DEFAULT_MAX_CAR_BYTES = 512 * 1024 * 1024
+
+/** Blocks an import checks for and stores at once (and reports progress for). */
+export const CAR_STORE_BATCH = 1024
 
 // ---- gateway ----------------------------------------------------------------------
 

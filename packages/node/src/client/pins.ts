@@ -7,7 +7,7 @@ import { CID } from 'multiformats/cid'
 import { CustomProgressEvent } from 'progress-events'
 import { toString } from 'uint8arrays/to-string'
 import { IPNS_RECORD_PREFIX } from '../constants.js'
-import { INDEXER_HEAD_FILE, MAX_HEAD_FILE_BYTES, PIN_PREFIX, PIN_SYNC_BATCH } from './constants.js'
+import { DEFAULT_PIN_CONCURRENCY, INDEXER_HEAD_FILE, MAX_HEAD_FILE_BYTES, PIN_PREFIX, PIN_SYNC_BATCH } from './constants.js'
 import { snapshotDag } from './dag.js'
 import { InvalidGcRootError, PinNotFoundError } from './errors.js'
 import { localBlockSource, storingBlockSource } from './sources.js'
@@ -60,9 +60,9 @@ export interface PinAddOptions extends AbortOptions, ProgressOptions<PinProgress
    */
   history?: boolean
   /**
-   * Blocks fetched at once.
+   * Blocks fetched at once: as soon as one arrives the next is asked for.
    *
-   * @default 16
+   * @default 64
    */
   concurrency?: number
   /** @default 16000000 */
@@ -153,6 +153,14 @@ function serializePin (pin: Pin): Uint8Array {
   return utf8.encode(JSON.stringify({ cid: pin.cid.toString(), kind: pin.kind, history: pin.history, blocks: pin.blocks, bytes: pin.bytes, time: pin.time }))
 }
 
+/**
+ * Writes the pin record of a DAG the caller has just checked whole and made durable (pinning, a
+ * CAR import): the record must never name a DAG whose blocks are not all stored.
+ */
+export async function savePin (components: Pick<PinStoreComponents['repo'], 'datastore'>, pin: Pin, options: AbortOptions = {}): Promise<void> {
+  await components.datastore.put(pinKey(pin.cid), serializePin(pin), options)
+}
+
 /** Blockstores key blocks by multihash: so does the live set. */
 function liveKey (cid: CID): string {
   return toString(cid.multihash.bytes, 'base64')
@@ -211,7 +219,7 @@ class DefaultPinStore implements PinStore {
   }
 
   async add (cid: CID, options: PinAddOptions = {}): Promise<Pin> {
-    const { blockstore, datastore } = this.repo
+    const { blockstore } = this.repo
     const abort: AbortOptions = options.signal != null ? { signal: options.signal } : {}
     const history = options.history === true
     const unsynced: CID[] = []
@@ -246,7 +254,7 @@ class DefaultPinStore implements PinStore {
     for await (const block of snapshotDag({ blocks }, cid, {
       history,
       ...abort,
-      ...(options.concurrency != null ? { concurrency: options.concurrency } : {}),
+      concurrency: options.concurrency ?? DEFAULT_PIN_CONCURRENCY,
       ...(options.maxBlocks != null ? { maxBlocks: options.maxBlocks } : {})
     })) {
       count++
@@ -257,7 +265,7 @@ class DefaultPinStore implements PinStore {
     // the pin record only ever names a DAG whose blocks are durable
     await sync()
     const pin: Pin = { cid: cid.toV1(), kind: 'snapshot', history, blocks: count, bytes, time: Date.now() }
-    await datastore.put(pinKey(cid), serializePin(pin), abort)
+    await savePin(this.repo, pin, abort)
     this.log('pinned %c (%d blocks, %d bytes, %d fetched%s)', cid, count, bytes, blocks.fetched, history ? ', with history' : '')
     return pin
   }
