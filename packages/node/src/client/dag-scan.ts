@@ -207,6 +207,8 @@ class Cursor {
  * `entry`: providers entries, given as a range of the node's bytes).
  */
 export interface NodeVisitor {
+  /** the node's level, before any link or entry */
+  level?(level: number): void
   /** a link whose CID's bytes are `[start, end)` of `node` */
   link(node: Uint8Array, start: number, end: number): void
   /**
@@ -252,6 +254,7 @@ export function scanTreeNode (cid: CID, bytes: Uint8Array, visitor: NodeVisitor)
     const level = c.head()
     if (level !== MAJOR_UINT && level !== MAJOR_NEGINT) throw new InvalidNodeError(cid, 'encoding', 'not a prolly tree node')
     const leaf = level === MAJOR_UINT && c.value === 0
+    if (level === MAJOR_UINT) visitor.level?.(c.value)
     c.skip()
     if (c.head() !== MAJOR_ARRAY) throw new InvalidNodeError(cid, 'encoding', 'not a prolly tree node')
     const items = c.value

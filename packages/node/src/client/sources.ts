@@ -1,11 +1,11 @@
 import { MAX_NODE_BYTES_LIMIT } from '@capdex/prolly'
-import * as dagCbor from '@ipld/dag-cbor'
-import { CID } from 'multiformats/cid'
 import { blockMatchesCid, collectBlock } from '../blocks.js'
 import { MAX_BLOCK_BYTES } from '../constants.js'
 import { BlockHashMismatchError, BlockNotFoundError, InvalidOptionError } from '../errors.js'
+import { decodeCid, scanTreeNode } from './dag-scan.js'
 import type { CapdexNode } from '../types.js'
 import type { AbortOptions } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 import type { Blockstore } from 'interface-blockstore'
 
 /** Blocks `fetchTreeDiff` asks for at once (over bitswap they share wantlist messages). */
@@ -212,27 +212,18 @@ export interface FetchTreeDiffOptions extends AbortOptions {
 }
 
 /** The level and child links of a prolly tree node; undefined when the bytes are not one (the diff itself names that error). */
-function treeNodeLinks (bytes: Uint8Array): { level: number, links: CID[] } | undefined {
-  let node: unknown
+function treeNodeLinks (cid: CID, bytes: Uint8Array): { level: number, links: CID[] } | undefined {
+  let level: number | undefined
+  const links: CID[] = []
   try {
-    node = dagCbor.decode(bytes)
+    scanTreeNode(cid, bytes, {
+      level: (n) => { level = n },
+      link: (node, start, end) => { links.push(decodeCid(node.subarray(start, end))) }
+    })
   } catch {
     return undefined
   }
-  if (!Array.isArray(node) || !Number.isSafeInteger(node[0]) || !Array.isArray(node[2])) {
-    return undefined
-  }
-  const level = node[0] as number
-  if (level === 0) {
-    return { level, links: [] }
-  }
-  const links: CID[] = []
-  for (const item of node[2] as unknown[]) {
-    const link = CID.asCID(item)
-    if (link == null) return undefined
-    links.push(link)
-  }
-  return { level, links }
+  return level === undefined ? undefined : { level, links }
 }
 
 /** Runs `task` over `items`, at most `concurrency` at a time. */
@@ -270,8 +261,8 @@ export async function fetchTreeDiff (components: FetchTreeDiffComponents, a: CID
     if (sides == null) levels.set(level, sides = [new Map<string, CID>(), new Map<string, CID>()])
     sides[side].set(cid.toString(), cid)
   }
-  const descend = (side: 0 | 1, level: number, bytes: Uint8Array): void => {
-    const node = treeNodeLinks(bytes)
+  const descend = (side: 0 | 1, level: number, cid: CID, bytes: Uint8Array): void => {
+    const node = treeNodeLinks(cid, bytes)
     if (node == null || node.level !== level || level === 0) return
     for (const link of node.links) add(level - 1, side, link)
   }
@@ -280,8 +271,9 @@ export async function fetchTreeDiff (components: FetchTreeDiffComponents, a: CID
   const roots = await Promise.all([get(a), get(b)])
   let asked = 2
   roots.forEach((bytes, side) => {
-    const level = treeNodeLinks(bytes)?.level
-    if (level != null) descend(side as 0 | 1, level, bytes)
+    const root = side === 0 ? a : b
+    const level = treeNodeLinks(root, bytes)?.level
+    if (level != null) descend(side as 0 | 1, level, root, bytes)
   })
   while (levels.size > 0) {
     const level = Math.max(...levels.keys())
@@ -292,7 +284,7 @@ export async function fetchTreeDiff (components: FetchTreeDiffComponents, a: CID
     }
     const work: Array<[0 | 1, CID]> = [...[...left.values()].map((cid): [0, CID] => [0, cid]), ...[...right.values()].map((cid): [1, CID] => [1, cid])]
     asked += work.length
-    await eachConcurrently(work, concurrency, async ([side, cid]) => { descend(side, level, await get(cid)) })
+    await eachConcurrently(work, concurrency, async ([side, cid]) => { descend(side, level, cid, await get(cid)) })
   }
   return asked
 }
