@@ -1,9 +1,8 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { verifyAnnouncement } from '@capdex/registry'
-import { CID } from 'multiformats/cid'
-import type { VerifiedAnnouncement, VerifiedRecord } from '@capdex/registry'
+import { verifiedRecordOf, verifyAnnouncement } from '@capdex/registry'
+import type { VerifiedAnnouncement } from '@capdex/registry'
 
 /** The options a pooled verification takes: the clock, and whether an expired record may pass. */
 export interface PooledVerifyOptions {
@@ -69,26 +68,7 @@ function fromVerdict (v: WorkerVerdict): VerifiedAnnouncement | Error {
   if (!v.ok) return Object.assign(new Error(v.message), { name: v.name })
   const publicKey = publicKeyFromRaw(v.publicKey)
   if (publicKey.type !== 'Ed25519') return Object.assign(new Error('Worker returned a non-Ed25519 key'), { name: 'UnsupportedKeyTypeError' })
-  let valueCid: CID | undefined
-  let parsed = false
-  const value = v.value
-  const record: VerifiedRecord = {
-    name: v.name,
-    publicKey,
-    value,
-    // parsed on first use, as most callers only need it once
-    get valueCid (): CID | undefined {
-      if (!parsed) {
-        parsed = true
-        try { valueCid = value.startsWith('/ipfs/') && value.indexOf('/', 6) === -1 ? CID.parse(value.slice(6)) : undefined } catch { valueCid = undefined }
-      }
-      return valueCid
-    },
-    sequence: v.sequence,
-    validity: new Date(v.validity),
-    ttlNs: v.ttlNs,
-    bytes: v.record
-  }
+  const record = verifiedRecordOf({ name: v.name, publicKey, value: v.value, sequence: v.sequence, validity: new Date(v.validity), ttlNs: v.ttlNs, bytes: v.record })
   return v.manifest === undefined ? { record } : { record, manifestBytes: v.manifest }
 }
 

@@ -170,6 +170,26 @@ function checkLegacyFields (entry: IpnsEntryFields, data: RecordData): void {
   }
 }
 
+/**
+ * A `VerifiedRecord` from fields that were verified (here, or by a verifier in another thread),
+ * with `valueCid` parsed on first read: a CID parse costs as much as the rest of the checks
+ * together, and a relay that only forwards the record never needs it.
+ */
+export function verifiedRecordOf (fields: Omit<VerifiedRecord, 'valueCid'>): VerifiedRecord {
+  let valueCid: CID | undefined
+  let parsed = false
+  return {
+    ...fields,
+    get valueCid (): CID | undefined {
+      if (!parsed) {
+        valueCid = valueCidOf(fields.value)
+        parsed = true
+      }
+      return valueCid
+    }
+  }
+}
+
 function valueCidOf (value: string): CID | undefined {
   if (!value.startsWith('/ipfs/') || value.indexOf('/', 6) !== -1) {
     return undefined
@@ -298,27 +318,15 @@ class DefaultRecordVerifier implements RecordVerifier {
   }
 
   private toVerifiedRecord (checked: CheckedRecord): VerifiedRecord {
-    const value = checked.value
-    // Parsed on first read: a CID parse costs as much as the rest of the checks together,
-    // and a relay that only forwards the record never needs it.
-    let valueCid: CID | undefined
-    let parsed = false
-    return {
+    return verifiedRecordOf({
       name: checked.key.parsed.name,
       publicKey: checked.key.publicKey,
-      value,
-      get valueCid (): CID | undefined {
-        if (!parsed) {
-          valueCid = valueCidOf(value)
-          parsed = true
-        }
-        return valueCid
-      },
+      value: checked.value,
       sequence: checked.sequence,
       validity: new Date(checked.validityMs),
       ttlNs: checked.ttlNs,
       bytes: checked.bytes
-    }
+    })
   }
 
   private keyForName (name: string | CID | PeerId): KeyEntry {
