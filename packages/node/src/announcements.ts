@@ -2,6 +2,7 @@ import { decodeManifest, MANIFEST_MAX_BYTES, manifestCid } from '@capdex/manifes
 import { checkSupersedes, providersTopic, verifyAnnouncement } from '@capdex/registry'
 import { defaultLogger } from '@libp2p/logger'
 import { DEFAULT_MANIFEST_FETCH_COST, DEFAULT_MANIFEST_FETCH_TIMEOUT_MS, MAX_KNOWN_RECORDS } from './constants.js'
+import { setNewest } from './maps.js'
 import type { CapdexNode, TopicMessage, Verdict } from './types.js'
 import type { AnnouncementVerifier } from './verify-pool.js'
 import type { Manifest } from '@capdex/manifest'
@@ -117,14 +118,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
   }
 
   private remember (record: VerifiedRecord): void {
-    this.known.delete(record.name)
-    this.known.set(record.name, record)
-    if (this.known.size > MAX_KNOWN_RECORDS) {
-      const oldest = this.known.keys().next()
-      if (oldest.done !== true) {
-        this.known.delete(oldest.value)
-      }
-    }
+    setNewest(this.known, record.name, record, MAX_KNOWN_RECORDS)
   }
 
   private judge (err: unknown, what: string, from: PeerId): Judged {

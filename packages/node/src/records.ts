@@ -5,6 +5,7 @@ import { equals } from 'uint8arrays/equals'
 import { concatBytes, plainBytes } from './bytes.js'
 import { DEFAULT_RECORD_TIMEOUT_MS, WRITTEN_RECORDS_KEPT, IPNS_RECORD_PREFIX, IPNS_RECORD_PROTOCOL, MAX_RECORD_REQUEST_BYTES, RECORD_MAX_INBOUND_STREAMS, RECORD_STATUS_FOUND, RECORD_STATUS_NOT_FOUND } from './constants.js'
 import { RecordFetchTimeoutError, RecordNotFoundError, RecordProtocolError } from './errors.js'
+import { setNewest } from './maps.js'
 import type { FetchRecordOptions, PutRecordOptions } from './types.js'
 import type { VerifiedRecord, VerifyRecordOptions } from '@capdex/registry'
 import type { AbortOptions, Connection, Libp2p, Logger, PeerId, Stream } from '@libp2p/interface'
@@ -149,12 +150,7 @@ export class RecordStore {
 
   /** Keeps the records this store wrote, so the next put of a name need not verify the stored one again. */
   private remember (record: VerifiedRecord): void {
-    this.written.delete(record.name)
-    this.written.set(record.name, record)
-    if (this.written.size > WRITTEN_RECORDS_KEPT) {
-      const oldest = this.written.keys().next()
-      if (oldest.done !== true) this.written.delete(oldest.value)
-    }
+    setNewest(this.written, record.name, record, WRITTEN_RECORDS_KEPT)
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {

@@ -12,6 +12,7 @@ import { announcementListener } from '../announcements.js'
 import { DEFAULT_MANIFEST_FETCH_TIMEOUT_MS } from '../constants.js'
 import { fsyncDir } from '../durable.js'
 import { InvalidOptionError } from '../errors.js'
+import { setNewest } from '../maps.js'
 import { announcementVerifier } from '../verify-pool.js'
 import { indexBlockStore } from './blocks.js'
 import { DEFAULT_BATCH_MAX, DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, MAX_SCORED_PEERS, VERIFIED_RECORD_CACHE_SIZE, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
@@ -226,13 +227,7 @@ export class DefaultIndexerService implements IndexerService {
   /** The newest recorded head that opens and verifies (repairing blocks from peers), or undefined at genesis. */
 
   private rememberVerified (record: VerifiedRecord): void {
-    const key = verifiedRecordKey(record.name, record.bytes)
-    this.verifiedRecords.delete(key)
-    this.verifiedRecords.set(key, record)
-    if (this.verifiedRecords.size > VERIFIED_RECORD_CACHE_SIZE) {
-      const oldest = this.verifiedRecords.keys().next().value
-      if (oldest != null) this.verifiedRecords.delete(oldest)
-    }
+    setNewest(this.verifiedRecords, verifiedRecordKey(record.name, record.bytes), record, VERIFIED_RECORD_CACHE_SIZE)
   }
 
   private readonly readStoredRecord = async (name: string, bytes: Uint8Array, options?: AbortOptions): Promise<VerifiedRecord> => {
@@ -309,13 +304,7 @@ export class DefaultIndexerService implements IndexerService {
   private verdict (verdict: 'accept' | 'reject' | 'ignore', reason: string, from: PeerId): void {
     if (verdict === 'reject') increment(this.counters.rejected, reason)
     else if (verdict === 'ignore') increment(this.counters.ignored, reason)
-    const id = from.toString()
-    this.relays.delete(id)
-    this.relays.set(id, from)
-    if (this.relays.size > MAX_SCORED_PEERS) {
-      const oldest = this.relays.keys().next()
-      if (oldest.done !== true) this.relays.delete(oldest.value)
-    }
+    setNewest(this.relays, from.toString(), from, MAX_SCORED_PEERS)
     this.emit('verdict', { verdict, reason, from })
   }
 
