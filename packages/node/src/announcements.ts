@@ -4,7 +4,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { DEFAULT_MANIFEST_FETCH_COST, DEFAULT_MANIFEST_FETCH_TIMEOUT_MS, MAX_KNOWN_RECORDS } from './constants.js'
 import { setNewest } from './maps.js'
 import type { CapdexNode, TopicMessage, Verdict } from './types.js'
-import type { AnnouncementVerifier } from './verify-pool.js'
+import type { AnnouncementVerifier, PooledAnnouncement } from './verify-pool.js'
 import type { Manifest } from '@capdex/manifest'
 import type { VerifiedRecord, VerifyAnnouncementOptions } from '@capdex/registry'
 import type { ComponentLogger, Logger, PeerId } from '@libp2p/interface'
@@ -139,12 +139,15 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     // decode, record structure, inline manifest hash, signature, expiry
     let record: VerifiedRecord
     let inline: Uint8Array | undefined
+    // the inline manifest, when the verifier's workers decoded it already
+    let decoded: Manifest | undefined
     try {
-      const verified = this.verifier != null
+      const verified: PooledAnnouncement = this.verifier != null
         ? await this.verifier.verify(msg.data, now != null ? { now } : {})
         : await verifyAnnouncement(msg.data, options)
       record = verified.record
       inline = verified.manifestBytes
+      decoded = verified.manifest
       checkSupersedes(this.known.get(record.name), record)
     } catch (err) {
       return this.judge(err, 'record', from)
@@ -183,11 +186,12 @@ class DefaultAnnouncementListener implements AnnouncementListener {
 
     let manifest: Manifest
     try {
-      if (!manifestCid(bytes).equals(cid)) {
+      // an inline manifest was hashed against the record value when the announcement was verified
+      if (inline == null && !manifestCid(bytes).equals(cid)) {
         this.log('reject announcement from %p: manifest does not hash to %c', from, cid)
         return { verdict: 'reject', reason: 'manifest-hash' }
       }
-      manifest = decodeManifest(bytes)
+      manifest = (inline != null ? decoded : undefined) ?? decodeManifest(bytes)
     } catch (err) {
       return this.judge(err, 'manifest', from)
     }

@@ -57,5 +57,5 @@ export type {
   FetchRecordOptions
 } from './types.js'
 export type { ProviderService, ProviderServiceComponents, ProviderServiceInit, PublishOnceOptions, ProviderPublished, ProviderPublishProgressEvents, WatchOptions } from './provider.js'
-export type { AnnouncementVerifier, AnnouncementVerifierInit, PooledVerifyOptions } from './verify-pool.js'
+export type { AnnouncementVerifier, AnnouncementVerifierInit, PooledAnnouncement, PooledVerifyOptions } from './verify-pool.js'
 export type { AnnouncementListener, AnnouncementListenerComponents, AnnouncementListenerInit, AnnouncementListenerStats, ReceivedAnnouncement } from './announcements.js'

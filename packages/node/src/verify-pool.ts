@@ -1,7 +1,10 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { decodeManifest } from '@capdex/manifest'
 import { verifiedRecordOf, verifyAnnouncement } from '@capdex/registry'
+import { CID } from 'multiformats/cid'
+import type { Manifest } from '@capdex/manifest'
 import type { VerifiedAnnouncement } from '@capdex/registry'
 
 /** The options a pooled verification takes: the clock, and whether an expired record may pass. */
@@ -11,18 +14,24 @@ export interface PooledVerifyOptions {
   allowExpired?: boolean
 }
 
+/** A verified announcement, with its inline manifest decoded and schema-checked where it has one. */
+export interface PooledAnnouncement extends VerifiedAnnouncement {
+  manifest?: Manifest
+}
+
 /**
  * Verifies provider announcements (decode, record structure, inline manifest hash, Ed25519
- * signature, expiry), spread over worker threads so the signature checks use every core while the
- * calling thread folds. Single calls are gathered into batches, one message per worker per batch.
+ * signature, expiry, then the inline manifest's strict decode), spread over worker threads so this
+ * work uses every core while the calling thread folds. Single calls are gathered into batches, one
+ * message per worker per batch.
  */
 export interface AnnouncementVerifier {
   /** worker threads in use; 0 when everything runs in the calling thread */
   readonly workers: number
   /** One announcement; rejects with the error verification raised (same `name` and message). */
-  verify(announcement: Uint8Array, options?: PooledVerifyOptions): Promise<VerifiedAnnouncement>
+  verify(announcement: Uint8Array, options?: PooledVerifyOptions): Promise<PooledAnnouncement>
   /** Many, in order: each result is the verified announcement or the error it failed with. */
-  verifyMany(announcements: readonly Uint8Array[], options?: PooledVerifyOptions): Promise<Array<VerifiedAnnouncement | Error>>
+  verifyMany(announcements: readonly Uint8Array[], options?: PooledVerifyOptions): Promise<Array<PooledAnnouncement | Error>>
   close(): Promise<void>
 }
 
@@ -46,7 +55,7 @@ export interface WorkerItem {
 
 /** What a worker sends back for one announcement: plain fields, structured-clone safe. */
 export type WorkerVerdict =
-  | { ok: true, name: string, publicKey: Uint8Array, value: string, sequence: bigint, validity: number, ttlNs: bigint, record: Uint8Array, manifest: Uint8Array | undefined }
+  | { ok: true, name: string, publicKey: Uint8Array, value: string, sequence: bigint, validity: number, ttlNs: bigint, record: Uint8Array, manifest: Uint8Array | undefined, decoded: Manifest | undefined }
   | { ok: false, name: string, message: string }
 
 export interface WorkerJob { id: number, items: WorkerItem[] }
@@ -57,19 +66,28 @@ export async function verifyItem (item: WorkerItem): Promise<WorkerVerdict> {
   try {
     const options = { ...(item.now !== undefined ? { now: item.now } : {}), ...(item.allowExpired === true ? { allowExpired: true } : {}) }
     const { record, manifestBytes } = await verifyAnnouncement(item.bytes, options)
-    return { ok: true, name: record.name, publicKey: record.publicKey.raw, value: record.value, sequence: record.sequence, validity: record.validity.getTime(), ttlNs: record.ttlNs, record: record.bytes, manifest: manifestBytes }
+    // decoded here too, so that the thread that folds does not spend its time on it
+    const decoded = manifestBytes === undefined ? undefined : decodeManifest(manifestBytes)
+    return { ok: true, name: record.name, publicKey: record.publicKey.raw, value: record.value, sequence: record.sequence, validity: record.validity.getTime(), ttlNs: record.ttlNs, record: record.bytes, manifest: manifestBytes, decoded }
   } catch (err) {
     return { ok: false, name: (err as Error).name, message: (err as Error).message }
   }
 }
 
+/** A CID as it comes out of a structured clone (a plain object), made a CID again. */
+function revivedCid (cloned: CID): CID {
+  return CID.decode(cloned.bytes)
+}
+
 /** The announcement, or the error, a verdict stands for. */
-function fromVerdict (v: WorkerVerdict): VerifiedAnnouncement | Error {
+function fromVerdict (v: WorkerVerdict): PooledAnnouncement | Error {
   if (!v.ok) return Object.assign(new Error(v.message), { name: v.name })
   const publicKey = publicKeyFromRaw(v.publicKey)
   if (publicKey.type !== 'Ed25519') return Object.assign(new Error('Worker returned a non-Ed25519 key'), { name: 'UnsupportedKeyTypeError' })
   const record = verifiedRecordOf({ name: v.name, publicKey, value: v.value, sequence: v.sequence, validity: new Date(v.validity), ttlNs: v.ttlNs, bytes: v.record })
-  return v.manifest === undefined ? { record } : { record, manifestBytes: v.manifest }
+  if (v.manifest === undefined || v.decoded === undefined) return { record }
+  const manifest: Manifest = { ...v.decoded, prev: v.decoded.prev === null ? null : revivedCid(v.decoded.prev), attestations: v.decoded.attestations.map(revivedCid) }
+  return { record, manifestBytes: v.manifest, manifest }
 }
 
 interface Waiter { items: WorkerItem[], resolve: (verdicts: WorkerVerdict[]) => void }
@@ -107,7 +125,7 @@ class PooledVerifier implements AnnouncementVerifier {
     return this.degraded ? 0 : this.threads.length
   }
 
-  async verify (announcement: Uint8Array, options: PooledVerifyOptions = {}): Promise<VerifiedAnnouncement> {
+  async verify (announcement: Uint8Array, options: PooledVerifyOptions = {}): Promise<PooledAnnouncement> {
     const verdict = await new Promise<WorkerVerdict>((resolve) => {
       this.queue.push({ item: itemOf(announcement, options), resolve })
       this.scheduleFlush()
@@ -117,7 +135,7 @@ class PooledVerifier implements AnnouncementVerifier {
     return result
   }
 
-  async verifyMany (announcements: readonly Uint8Array[], options: PooledVerifyOptions = {}): Promise<Array<VerifiedAnnouncement | Error>> {
+  async verifyMany (announcements: readonly Uint8Array[], options: PooledVerifyOptions = {}): Promise<Array<PooledAnnouncement | Error>> {
     const verdicts = await this.run(announcements.map((a) => itemOf(a, options)))
     return verdicts.map(fromVerdict)
   }

@@ -76,7 +76,7 @@ describe('BatchIterator', () => {
   })
 
   it('lets a range be abandoned midway without reading further leaves', async () => {
-    const tree = prolly({ blocks: memoryBlockStore() }, { targetFanout: 8, cacheSize: 0 })
+    const tree = prolly({ blocks: memoryBlockStore() }, { targetNodeBytes: 256, cacheSize: 0 })
     const root = await tree.build(sequentialEntries(2000))
     tree.resetStats()
     for await (const _entry of tree.range(root)) {
