@@ -12,6 +12,8 @@ export const MAJOR_MAP = 5
 export const MAJOR_TAG = 6
 export const CID_TAG = 42
 
+const EMPTY_BYTES = new Uint8Array(0)
+
 function writeUint32 (out: Uint8Array, at: number, value: number): void {
   out[at] = value >>> 24
   out[at + 1] = (value >>> 16) & 0xff
@@ -104,9 +106,12 @@ export class CborReader {
     return value
   }
 
-  /** A byte string, as a view into the input. */
+  /** A byte string, as a view into the input (an empty one is one shared empty array: index keys have no value). */
   byteString (): Uint8Array {
     const length = this.head(MAJOR_BYTES)
+    if (length === 0) {
+      return EMPTY_BYTES
+    }
     const start = this.position
     if (start + length > this.bytes.length) {
       this.fail('truncated')
