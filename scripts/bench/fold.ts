@@ -42,7 +42,7 @@ import { decodeManifest, encodeManifest, manifestCid } from '@capdex/manifest'
 import { memoryBlockStore, prolly } from '@capdex/prolly'
 import {
   attrKeysForManifest, createRecord, encodeAnnouncement, encodeEntry, entrySeen, entryUptime, fold, leaseEnd, leaseMarks,
-  decodeSnapshot, foldCacheSize, mergeLease, nameFromPublicKey, nameToBytes, verifyAnnouncement, verifyRecord, writeSnapshot
+  decodeSnapshot, mergeLease, nameFromPublicKey, nameToBytes, verifyAnnouncement, verifyRecord, writeSnapshot
 } from '@capdex/registry'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
@@ -273,8 +273,7 @@ async function run (index: PackStore, base: Built, batches: Update[][], options:
   // a fresh engine: its decoded-node cache starts cold in every variant
   // the run's new blocks go to an overlay, so every variant starts from the same index
   const store = index.overlay()
-  // the indexer's engine: its cache holds what a fold of BATCH updates looks up before it mutates
-  const tree: Prolly = prolly({ blocks: store }, { cacheSize: foldCacheSize(BATCH) })
+  const tree: Prolly = prolly({ blocks: store })
   const components = { prolly: tree, blocks: store, ...(options.readRecord !== undefined ? { readRecord: options.readRecord } : {}) }
   let head: { snapshot: Snapshot, cid: CID } = { snapshot: base.snapshot, cid: base.cid }
   let written = 0

@@ -23,8 +23,29 @@ interface CacheEntry {
  */
 export class NodeCache {
   private readonly entries = new Map<number, CacheEntry>()
+  /** room held by open reservations, over the base capacity */
+  private reserved = 0
 
-  constructor (private readonly capacity: number) {}
+  constructor (private readonly baseCapacity: number) {}
+
+  private get capacity (): number {
+    return this.baseCapacity === 0 ? 0 : this.baseCapacity + this.reserved
+  }
+
+  /** Room for `nodes` more nodes until the returned function is called; then the cache shrinks back. */
+  reserve (nodes: number): () => void {
+    const extra = Math.max(0, Math.floor(nodes))
+    this.reserved += extra
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.reserved -= extra
+      while (this.entries.size > this.capacity) {
+        this.evict()
+      }
+    }
+  }
 
   get (cid: CID): TreeNode | undefined {
     const digest = cid.multihash.digest

@@ -157,6 +157,13 @@ export interface Prolly {
   verify(root: CID, options?: ProllyOptions): Promise<{ blocks: number, entries: number, depth: number }>
   /** Depth of the tree (1 for a single leaf). */
   depth(root: CID, options?: AbortOptions): Promise<number>
+  /**
+   * Lets the decoded-node cache hold `nodes` more nodes until the returned function is called; the cache then
+   * shrinks back to its size, evicting as usual. For a caller that reads a working set larger than the cache and
+   * then mutates it (a registry fold looks up every key of a batch first), so the mutation finds those nodes cached
+   * instead of fetching, hashing and decoding them again, without keeping a large cache between batches.
+   */
+  reserveCache(nodes: number): () => void
   readonly stats: ProllyStats
   resetStats(): void
 }

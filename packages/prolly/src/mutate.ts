@@ -207,16 +207,12 @@ async function loadNew (ctx: TreeContext, pending: PendingBlock[], cid: CID, opt
   return ctx.store.load(cid, options)
 }
 
-/**
- * Writes the new blocks up to `maxLevel`, children before parents; anything above is the dropped chain. New branches
- * go to the decoded-node cache, new leaves do not: the next batch touches other leaves far more often than these,
- * and caching them would evict the nodes that the caller's lookups just loaded for it.
- */
+/** Writes the new blocks up to `maxLevel`, children before parents; anything above is the dropped chain. */
 async function writePending (ctx: TreeContext, pending: PendingBlock[], maxLevel: number, options: ProllyOptions): Promise<number> {
   let written = 0
   for (const block of pending) {
     if (block.unchanged !== true && block.node.level <= maxLevel) {
-      await ctx.store.put(block, options, block.node.leaf ? undefined : block.node)
+      await ctx.store.put(block, options, block.node)
       written++
     }
   }

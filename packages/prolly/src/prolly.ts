@@ -86,6 +86,10 @@ class DefaultProlly implements Prolly {
     return (await this.ctx.store.load(root, options)).level + 1
   }
 
+  reserveCache (nodes: number): () => void {
+    return this.ctx.store.reserveCache(nodes)
+  }
+
   resetStats (): void {
     this.stats.blocksRead = 0
     this.stats.cacheHits = 0

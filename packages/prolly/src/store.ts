@@ -166,4 +166,8 @@ export class NodeStore {
   clearCache (): void {
     this.cache.clear()
   }
+
+  reserveCache (nodes: number): () => void {
+    return this.cache.reserve(nodes)
+  }
 }

@@ -85,4 +85,35 @@ describe('BatchIterator', () => {
     expect(tree.stats.blocksRead).toBe(await tree.depth(root))
     expect(await collect(tree.range(root, { limit: 3 }))).toHaveLength(3)
   })
+
+  it('holds more nodes while a cache reservation is open, and shrinks back when it is released', async () => {
+    const tree = prolly({ blocks: memoryBlockStore() }, { targetNodeBytes: 256, cacheSize: 2 })
+    const entries = sequentialEntries(2000)
+    const root = await tree.build(entries)
+    const keys = entries.filter((_, i) => i % 40 === 0).map((entry) => entry.key)
+    const readAll = async (): Promise<number> => {
+      tree.resetStats()
+      for (const key of keys) await tree.get(root, key)
+      return tree.stats.blocksRead
+    }
+    const release = tree.reserveCache(10_000)
+    expect(await readAll()).toBeGreaterThan(keys.length)
+    expect(await readAll()).toBe(0)
+    release()
+    // releasing twice gives nothing back twice
+    release()
+    expect(await readAll()).toBeGreaterThan(keys.length)
+    // a negative or fractional reservation is no reservation (or a whole one)
+    const none = tree.reserveCache(-5)
+    expect(await readAll()).toBeGreaterThan(keys.length)
+    none()
+    // a disabled cache stays disabled
+    const uncached = prolly({ blocks: memoryBlockStore() }, { cacheSize: 0 })
+    const small = await uncached.build(entries)
+    uncached.reserveCache(10_000)
+    uncached.resetStats()
+    await uncached.get(small, keys[1]!)
+    await uncached.get(small, keys[1]!)
+    expect(uncached.stats.cacheHits).toBe(0)
+  })
 })

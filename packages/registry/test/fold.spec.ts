@@ -265,3 +265,28 @@ describe('fold cost', () => {
     expect(next.written).toBeLessThanOrEqual(depth * 10 + 1)
   })
 })
+
+describe('fold cache reservation', () => {
+  it('asks the tree engine for room for the providers it updates, and gives it back, also when the fold fails', async () => {
+    const w = world()
+    const reservations: number[] = []
+    let released = 0
+    const recording: Prolly = Object.assign(Object.create(w.tree) as Prolly, {
+      reserveCache: (nodes: number) => {
+        reservations.push(nodes)
+        const release = w.tree.reserveCache(nodes)
+        return () => { released++; release() }
+      }
+    })
+    const components = { ...w.components, prolly: recording }
+    const batch = Array.from({ length: 20 }, (_, provider) => testUpdate({ provider, sequence: 1, validity: NOW + HOUR }))
+    await fold(components, null, batch, INIT)
+    expect(reservations).toEqual([60])
+    expect(released).toBe(1)
+
+    const controller = new AbortController()
+    controller.abort()
+    await expect(fold(components, null, batch, INIT, { signal: controller.signal })).rejects.toThrow()
+    expect(released).toBe(reservations.length)
+  })
+})

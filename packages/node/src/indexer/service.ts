@@ -4,7 +4,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { decodeManifest, manifestCid } from '@capdex/manifest'
 import { prolly as createProlly } from '@capdex/prolly'
-import { createRecord, encodeAnnouncement, fold, foldCacheSize, indexTopic, liveCount, nameFromPublicKey, openSnapshot, verifyRecord } from '@capdex/registry'
+import { createRecord, encodeAnnouncement, fold, indexTopic, liveCount, nameFromPublicKey, openSnapshot, verifyRecord } from '@capdex/registry'
 import { defaultLogger } from '@libp2p/logger'
 import { anySignal } from 'any-signal'
 import { CustomProgressEvent } from 'progress-events'
@@ -139,7 +139,7 @@ export class DefaultIndexerService implements IndexerService {
     this.now = init.now ?? Date.now
     this.dir = path.join(components.repo.path, INDEXER_DIR)
     this.blocks = indexBlockStore({ node: components.node, repo: components.repo }, { repairTimeoutMs: init.repairTimeoutMs ?? DEFAULT_REPAIR_TIMEOUT_MS })
-    this.prolly = createProlly({ blocks: this.blocks }, { cacheSize: foldCacheSize(this.batchMax) })
+    this.prolly = createProlly({ blocks: this.blocks })
     this.heads = headStore(this.dir, { log: this.log })
     // only `emit` dispatches, always a CustomEvent of the map's detail type
     this.events = this.target as unknown as IndexerEvents

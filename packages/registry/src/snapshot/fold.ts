@@ -1,6 +1,5 @@
 import { decodeManifest } from '@capdex/manifest'
 import { hash } from 'node:crypto'
-import { DEFAULT_CACHE_SIZE } from '@capdex/prolly'
 import { CustomProgressEvent } from 'progress-events'
 import { compare } from 'uint8arrays/compare'
 import { equals } from 'uint8arrays/equals'
@@ -10,7 +9,7 @@ import { decodeEntry, encodeEntry, entrySeen, entryUptime } from '../entries/ent
 import { MissingManifestError } from '../entries/errors.js'
 import { leaseEnd, leaseMarks, mergeLease, sameLease } from '../entries/lease.js'
 import { nameBytesFromRaw, selectNewest, verifyRecord } from '../records/index.js'
-import { DEFAULT_PRUNE_AFTER_MS, SNAPSHOT_VERSION } from './constants.js'
+import { DEFAULT_PRUNE_AFTER_MS, FOLD_CACHED_NODES_PER_PROVIDER, SNAPSHOT_VERSION } from './constants.js'
 import { InvalidFoldInputError, TimeWentBackwardsError } from './errors.js'
 import { writeSnapshot } from './format.js'
 import { historyOperations } from './history.js'
@@ -95,17 +94,6 @@ export interface FoldResult {
   pruned: number
   /** same name, same sequence, different values: both records, smaller bytes first, each pair once */
   equivocations: Array<[VerifiedRecord, VerifiedRecord]>
-}
-
-/**
- * Decoded tree nodes a prolly engine that folds batches of `batchMax` updates should keep. A fold looks up every
- * provider it updates (about 1.8 nodes per update at 1,000,000 providers: the leaf and most of its parent), then
- * mutates the same keys. With the default cache those nodes were evicted before the mutation reached them, and each
- * was fetched, hashed and decoded twice. Three nodes per update over the default keeps them, with the attribute
- * leaves the mutation reads besides.
- */
-export function foldCacheSize (batchMax: number): number {
-  return DEFAULT_CACHE_SIZE + 3 * Math.max(0, Math.ceil(batchMax))
 }
 
 interface Candidate {
@@ -201,6 +189,26 @@ export async function fold (
   init: FoldInit,
   options: FoldOptions = {}
 ): Promise<FoldResult> {
+  // A fold looks up every provider it updates, then mutates the same keys: the tree engine's cache grows for the
+  // duration so that the mutation finds the looked-up nodes still decoded, and shrinks back after.
+  let releaseCache: (() => void) | undefined
+  try {
+    return await foldBatch(components, previous, updates, init, options, (providers) => {
+      releaseCache = components.prolly.reserveCache(FOLD_CACHED_NODES_PER_PROVIDER * providers)
+    })
+  } finally {
+    releaseCache?.()
+  }
+}
+
+async function foldBatch (
+  components: FoldComponents,
+  previous: { snapshot: Snapshot, cid: CID } | null,
+  updates: Iterable<VerifiedUpdate>,
+  init: FoldInit,
+  options: FoldOptions,
+  reserveCache: (providers: number) => void
+): Promise<FoldResult> {
   const { prolly, blocks } = components
   const { now, network, indexer } = init
   const pruneAfterMs = init.pruneAfterMs ?? DEFAULT_PRUNE_AFTER_MS
@@ -255,6 +263,7 @@ export async function fold (
     if (rank(update.record, current.update.record) < 0) current.update = update
   }
   options.onProgress?.(new CustomProgressEvent('registry:fold:batch', { updates: received, providers: candidates.size }))
+  reserveCache(candidates.size)
   signal?.throwIfAborted()
 
   const providersRoot = previous?.snapshot.providers ?? await prolly.empty(aborts)
