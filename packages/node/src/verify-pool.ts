@@ -85,7 +85,8 @@ function fromVerdict (v: WorkerVerdict): PooledAnnouncement | Error {
   const publicKey = publicKeyFromRaw(v.publicKey)
   if (publicKey.type !== 'Ed25519') return Object.assign(new Error('Worker returned a non-Ed25519 key'), { name: 'UnsupportedKeyTypeError' })
   const record = verifiedRecordOf({ name: v.name, publicKey, value: v.value, sequence: v.sequence, validity: new Date(v.validity), ttlNs: v.ttlNs, bytes: v.record })
-  if (v.manifest === undefined || v.decoded === undefined) return { record }
+  if (v.manifest === undefined) return { record }
+  if (v.decoded === undefined) return { record, manifestBytes: v.manifest }
   const manifest: Manifest = { ...v.decoded, prev: v.decoded.prev === null ? null : revivedCid(v.decoded.prev), attestations: v.decoded.attestations.map(revivedCid) }
   return { record, manifestBytes: v.manifest, manifest }
 }
