@@ -88,7 +88,7 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 const NAME_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20)
 const RANK_BITS = 2 ** 21
 const EMPTY = new Uint8Array(0)
-const VERSION = 'fold-bench-v2'
+const VERSION = 'fold-bench-v3'
 const CACHE_DIR = join(import.meta.dirname, '..', '..', '.bench')
 
 type Ed25519PrivateKey = ReturnType<typeof simulatedKey>

@@ -47,8 +47,7 @@ async function diffFrom (full: BlockStore, cids: CID[], a: CID, b: CID): Promise
 describe('fetchTreeDiff', () => {
   it('fetches what the diff reads, one round per level, skipping shared subtrees', async () => {
     const full = memoryBlockStore()
-    // small nodes (about 30 of these entries each), so that 5,000 entries make a tree of several levels
-    const tree = prolly({ blocks: full }, { targetNodeBytes: 640 })
+    const tree = prolly({ blocks: full })
     const before = await tree.build(entries(5000))
     const changed = new Set([17, 1234, 1235, 4999])
     const { root: after } = await tree.mutate(before, [

@@ -2,42 +2,33 @@
  * Content-defined chunking, the rule that makes the tree history independent. Each level is cut left to right:
  *
  * 1. before an entry is added, the open chunk is closed if the entry would push the node past `maxNodeBytes`;
- * 2. after an entry is added, the chunk is closed if the entry is a boundary at this level: the first four bytes of
- *    sha256(level ‖ key), read big-endian, fall below 2^32 × min(weight / targetNodeBytes, 1/2).
+ * 2. after an entry is added, the chunk is closed if the entry's key is a boundary at this level: the first four
+ *    bytes of sha256(level ‖ key), read big-endian, fall below 2^32 / targetFanout.
  *
- * An entry's weight is its size: a leaf entry's encoded key and value, a branch entry's encoded key and link (not
- * its count, which changes as the subtree grows). Weighting by size makes nodes average `targetNodeBytes` whatever
- * their entries weigh. With a fixed count per node, a tree of 570-byte provider entries had 18 KB leaves, and since
- * a random key falls in a large leaf more often than in a small one, an update rewrote about 36 KB of leaf.
- *
- * Leaves hash their own keys; a branch entry hashes its child's first key. The hash covers the key only, so a value
- * change moves a boundary only when it changes the value's size enough to cross the threshold, which is rare: an
- * update rewrites one path per changed key.
+ * Leaves use their own keys; a branch entry uses its child's first key. Hashing keys only (not values) keeps the
+ * shape of the tree fixed when values change, so an update rewrites exactly one path per changed key.
  */
 
-import { HASH_SPACE, LINK_BYTES, MAX_BOUNDARY_SHARE } from './constants.js'
+import { HASH_SPACE } from './constants.js'
 import { InvalidNodeError, ValueTooLargeError } from './errors.js'
 import { SaltedHash32 } from './hash.js'
 import { branchEntryBytes, branchNode, leafEntryBytes, leafNode, nodeBytes } from './codec.js'
-import { headBytes } from './cbor.js'
 import type { ChildRef, TreeNode } from './codec.js'
 import type { Entry } from './index.js'
 import type { CID } from 'multiformats/cid'
 
 export class ChunkRules {
   readonly maxNodeBytes: number
-  private readonly targetNodeBytes: number
+  private readonly threshold: number
   private readonly hash = new SaltedHash32()
 
-  constructor (targetNodeBytes: number, maxNodeBytes: number) {
-    this.targetNodeBytes = targetNodeBytes
+  constructor (targetFanout: number, maxNodeBytes: number) {
+    this.threshold = Math.floor(HASH_SPACE / targetFanout)
     this.maxNodeBytes = maxNodeBytes
   }
 
-  /** Whether an entry of `weight` bytes at `key` closes its node at `level` (exact integer arithmetic in doubles). */
-  isBoundary (level: number, key: Uint8Array, weight: number): boolean {
-    const threshold = Math.floor(HASH_SPACE * Math.min(weight / this.targetNodeBytes, MAX_BOUNDARY_SHARE))
-    return this.hash.digest(level, key) < threshold
+  isBoundary (level: number, key: Uint8Array): boolean {
+    return this.hash.digest(level, key) < this.threshold
   }
 
   /** Whether a node already holding `entries` entries of `entryBytes` must close before taking one of `nextBytes`. */
@@ -56,26 +47,13 @@ export class ChunkRules {
 /** What the chunker and mutate need to know about the entries of one kind of level. */
 export interface ItemKind<T extends { key: Uint8Array }> {
   bytes(item: T): number
-  /** the item's chunking weight */
-  weight(item: T): number
   /** the node's entries as items; fails when the node is of the other kind */
   items(node: TreeNode, cid: CID): T[]
   node(level: number, items: readonly T[]): TreeNode
 }
 
-/** A branch entry's chunking weight: its encoded key and link, without the count. */
-export function branchEntryWeight (key: Uint8Array): number {
-  return headBytes(key.length) + key.length + LINK_BYTES
-}
-
-/** The chunking weight of entry `i` of a decoded node. */
-export function entryWeight (node: TreeNode, i: number): number {
-  return node.leaf ? leafEntryBytes(node.keys[i]!, node.values[i]!) : branchEntryWeight(node.keys[i]!)
-}
-
 export const LEAF_ITEMS: ItemKind<Entry> = {
   bytes: (entry) => leafEntryBytes(entry.key, entry.value),
-  weight: (entry) => leafEntryBytes(entry.key, entry.value),
   items: (node, cid) => {
     if (!node.leaf) {
       throw new InvalidNodeError(cid, 'level', 'expected a leaf')
@@ -87,7 +65,6 @@ export const LEAF_ITEMS: ItemKind<Entry> = {
 
 export const BRANCH_ITEMS: ItemKind<ChildRef> = {
   bytes: (child) => branchEntryBytes(child.key, child.count),
-  weight: (child) => branchEntryWeight(child.key),
   items: (node, cid) => {
     if (node.leaf) {
       throw new InvalidNodeError(cid, 'level', 'expected a branch')
@@ -118,7 +95,7 @@ export class Chunker<T extends { key: Uint8Array }> {
     }
     this.items.push(item)
     this.entryBytes += bytes
-    if (boundary ?? this.rules.isBoundary(this.level, item.key, this.kind.weight(item))) {
+    if (boundary ?? this.rules.isBoundary(this.level, item.key)) {
       this.close()
     }
   }

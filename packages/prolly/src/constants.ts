@@ -1,11 +1,8 @@
 /** Longest key accepted, in bytes. */
 export const MAX_KEY_BYTES = 4096
 
-/**
- * Default target node size in bytes: each entry is a boundary with probability (its size / this), so nodes average
- * about this size whatever their entries weigh (about 34 attribute keys, or 3 to 4 provider entries, per leaf).
- */
-export const DEFAULT_TARGET_NODE_BYTES = 2048
+/** Default average number of entries per node. */
+export const DEFAULT_TARGET_FANOUT = 32
 
 /** Default hard bound on a node's encoded size. */
 export const DEFAULT_MAX_NODE_BYTES = 65_536
@@ -16,14 +13,11 @@ export const DEFAULT_CACHE_SIZE = 4096
 /** By default every block read from the store is re-hashed against its CID. */
 export const DEFAULT_VERIFY_BLOCKS = true
 
-/** Smallest target node size accepted (tests use small ones to grow deep trees from few entries). */
-export const MIN_TARGET_NODE_BYTES = 64
+/** Smallest fan-out that still makes every level shrink. */
+export const MIN_TARGET_FANOUT = 2
 
-/**
- * Highest boundary probability of one entry, whatever its size: a node then averages at least two entries, so every
- * level shrinks.
- */
-export const MAX_BOUNDARY_SHARE = 0.5
+/** Largest fan-out: the boundary threshold must stay a positive 32-bit number. */
+export const MAX_TARGET_FANOUT = 65_536
 
 /** Smallest allowed node bound: room for three branch entries with maximal keys, so forced splits always shrink a level. */
 export const MIN_NODE_BYTES = 16_384

@@ -32,15 +32,12 @@
  * ## Chunking
  *
  * In the spirit of the IPLD Prolly Tree specification's hash-threshold strategy, each level is cut left to right:
- * a node closes after an entry that is a boundary (the first 4 bytes of sha256(level byte ‖ key), big-endian, are
- * below 2^32 × min(weight / `targetNodeBytes`, 1/2), where the weight is the entry's encoded size, a branch entry's
- * without its count), and closes early, before an entry, when that entry would push the node's encoded size past
- * `maxNodeBytes`. Weighting by size makes nodes average `targetNodeBytes` whether they hold 60-byte index keys or
- * 600-byte records, so an update to a large entry rewrites a small leaf. Leaves hash their own keys; branches hash
- * each child's first key. The root is the single node of the first level that has only one. The hash covers keys
- * only: a value change moves a boundary only when the value's new size crosses the threshold, which is rare, so an
- * update rewrites one path per changed key. `targetNodeBytes` and `maxNodeBytes` are part of a tree's identity:
- * writers that must agree on roots must agree on them.
+ * a node closes after an entry whose key is a boundary (the first 4 bytes of sha256(level byte ‖ key), big-endian,
+ * are below 2^32 / `targetFanout`), and closes early, before an entry, when that entry would push the node's
+ * encoded size past `maxNodeBytes`. Leaves hash their own keys; branches hash each child's first key. The root is
+ * the single node of the first level that has only one. Boundaries depend on keys, not values: a value change
+ * never moves a boundary (unless it crosses the size bound), so an update rewrites one path per changed key.
+ * `targetFanout` and `maxNodeBytes` are part of a tree's identity: writers that must agree on roots must agree on them.
  *
  * ## Trust
  *
@@ -174,11 +171,11 @@ export interface ProllyComponents {
 
 export interface ProllyInit {
   /**
-   * Target average encoded node size: each entry is a boundary with probability min(its encoded size / this, 1/2).
+   * Target average number of entries per node: a boundary falls after an entry whose hash is below 2^32 / fanout.
    *
-   * @default 2048
+   * @default 32
    */
-  targetNodeBytes?: number
+  targetFanout?: number
   /**
    * Hard maximum encoded node size in bytes; a chunk is forced closed before it grows past this.
    *
@@ -203,7 +200,7 @@ export interface ProllyInit {
 
 export { memoryBlockStore, fromHeliaBlockstore } from './blockstores.js'
 export type { HeliaBlockstore } from './blockstores.js'
-export { MAX_KEY_BYTES, DEFAULT_TARGET_NODE_BYTES, DEFAULT_MAX_NODE_BYTES, DEFAULT_CACHE_SIZE, MIN_NODE_BYTES, MAX_NODE_BYTES_LIMIT } from './constants.js'
+export { MAX_KEY_BYTES, DEFAULT_TARGET_FANOUT, DEFAULT_MAX_NODE_BYTES, DEFAULT_CACHE_SIZE, MIN_NODE_BYTES, MAX_NODE_BYTES_LIMIT } from './constants.js'
 export * from './errors.js'
 /** Canonical DAG-CBOR primitives of the node codec, for other specialised codecs (provider entries). */
 export * as cbor from './cbor.js'

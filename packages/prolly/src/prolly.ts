@@ -1,7 +1,7 @@
 import { build } from './build.js'
 import { ChunkRules } from './chunker.js'
 import { encodeNode, leafNode } from './codec.js'
-import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_NODE_BYTES, DEFAULT_TARGET_NODE_BYTES, DEFAULT_VERIFY_BLOCKS, MAX_NODE_BYTES_LIMIT, MIN_NODE_BYTES, MIN_TARGET_NODE_BYTES } from './constants.js'
+import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_NODE_BYTES, DEFAULT_TARGET_FANOUT, DEFAULT_VERIFY_BLOCKS, MAX_NODE_BYTES_LIMIT, MAX_TARGET_FANOUT, MIN_NODE_BYTES, MIN_TARGET_FANOUT } from './constants.js'
 import { count } from './count.js'
 import { diff } from './diff.js'
 import { InvalidConfigError } from './errors.js'
@@ -31,12 +31,12 @@ class DefaultProlly implements Prolly {
     if (typeof blocks?.get !== 'function' || typeof blocks.put !== 'function') {
       throw new InvalidConfigError('components.blocks must be a block store with get and put')
     }
-    const targetNodeBytes = checkInteger('targetNodeBytes', init.targetNodeBytes ?? DEFAULT_TARGET_NODE_BYTES, MIN_TARGET_NODE_BYTES, MAX_NODE_BYTES_LIMIT)
+    const targetFanout = checkInteger('targetFanout', init.targetFanout ?? DEFAULT_TARGET_FANOUT, MIN_TARGET_FANOUT, MAX_TARGET_FANOUT)
     const maxNodeBytes = checkInteger('maxNodeBytes', init.maxNodeBytes ?? DEFAULT_MAX_NODE_BYTES, MIN_NODE_BYTES, MAX_NODE_BYTES_LIMIT)
     const cacheSize = checkInteger('cacheSize', init.cacheSize ?? DEFAULT_CACHE_SIZE, 0, Number.MAX_SAFE_INTEGER)
     this.ctx = {
       store: new NodeStore({ blocks, cacheSize, maxNodeBytes, verifyBlocks: init.verifyBlocks ?? DEFAULT_VERIFY_BLOCKS, stats: this.stats }),
-      rules: new ChunkRules(targetNodeBytes, maxNodeBytes)
+      rules: new ChunkRules(targetFanout, maxNodeBytes)
     }
   }
 

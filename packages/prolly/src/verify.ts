@@ -1,5 +1,5 @@
 import { CustomProgressEvent } from 'progress-events'
-import { BRANCH_ITEMS, LEAF_ITEMS, entryWeight } from './chunker.js'
+import { BRANCH_ITEMS, LEAF_ITEMS } from './chunker.js'
 import { nodeBytes } from './codec.js'
 import { InvalidNodeError } from './errors.js'
 import { compareBytes, equalBytes } from './keys.js'
@@ -72,7 +72,7 @@ export async function verify (ctx: TreeContext, root: CID, options: ProllyOption
     }
 
     for (let i = 0; i < keys.length - 1; i++) {
-      if (rules.isBoundary(node.level, keys[i]!, entryWeight(node, i))) {
+      if (rules.isBoundary(node.level, keys[i]!)) {
         throw new InvalidNodeError(cid, 'boundary', `key ${i} is a chunk boundary but does not end the node`)
       }
     }
@@ -85,7 +85,7 @@ export async function verify (ctx: TreeContext, root: CID, options: ProllyOption
         cid,
         entries: keys.length,
         entryBytes: bytes.length - nodeBytes(node.level, keys.length, 0),
-        boundary: rules.isBoundary(node.level, keys[keys.length - 1]!, entryWeight(node, keys.length - 1))
+        boundary: rules.isBoundary(node.level, keys[keys.length - 1]!)
       }
     }
 

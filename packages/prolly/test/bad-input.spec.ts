@@ -2,17 +2,16 @@ import { MemoryBlockstore } from 'blockstore-core/memory'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { describe, expect, it } from 'vitest'
-import { ChunkRules, branchEntryWeight } from '../src/chunker.js'
-import { leafEntryBytes } from '../src/codec.js'
+import { ChunkRules } from '../src/chunker.js'
 import { fromHeliaBlockstore, memoryBlockStore, prolly } from '../src/index.js'
 import { absentCid, bytes, caught, collect, putRaw, sequentialEntries } from './fixtures.js'
 import type { BlockStore, Prolly } from '../src/index.js'
 
-const TARGET_NODE_BYTES = 128
+const FANOUT = 8
 
 function setup (init: { maxNodeBytes?: number } = {}): { blocks: BlockStore, tree: Prolly } {
   const blocks = memoryBlockStore()
-  return { blocks, tree: prolly({ blocks }, { targetNodeBytes: TARGET_NODE_BYTES, ...init }) }
+  return { blocks, tree: prolly({ blocks }, { targetFanout: FANOUT, ...init }) }
 }
 
 /** Every way of reading the whole tree must fail the same way. */
@@ -32,11 +31,11 @@ async function everyReadFails (tree: Prolly, root: CID, name: string, check: (er
 
 /** Keys none of which is a boundary at levels 0 and 1, so hand-made nodes fail only for the reason under test. */
 function quietKeys (count: number): Uint8Array[] {
-  const rules = new ChunkRules(TARGET_NODE_BYTES, 65_536)
+  const rules = new ChunkRules(FANOUT, 65_536)
   const keys: Uint8Array[] = []
   for (let i = 0; keys.length < count; i++) {
     const key = bytes(`q${String(i).padStart(4, '0')}`)
-    if (!rules.isBoundary(0, key, leafEntryBytes(key, value)) && !rules.isBoundary(1, key, branchEntryWeight(key))) {
+    if (!rules.isBoundary(0, key) && !rules.isBoundary(1, key)) {
       keys.push(key)
     }
   }
@@ -53,7 +52,7 @@ describe('bad blocks', () => {
     const tampered = Uint8Array.from(leafBlock!.bytes)
     tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 1
     await blocks.put(leafBlock!.cid, tampered)
-    const fresh = prolly({ blocks }, { targetNodeBytes: TARGET_NODE_BYTES })
+    const fresh = prolly({ blocks }, { targetFanout: FANOUT })
     await everyReadFails(fresh, root, 'InvalidBlockError', (err) => {
       expect(err.cid!.toString()).toBe(leafBlock!.cid.toString())
       expect(err.message).toContain(leafBlock!.cid.toString())
@@ -69,7 +68,7 @@ describe('bad blocks', () => {
     const tampered = Uint8Array.from(leafBlock!.bytes)
     tampered[tampered.length - 1] = tampered[tampered.length - 1]! ^ 1
     await blocks.put(leafBlock!.cid, tampered)
-    const trusting = prolly({ blocks }, { targetNodeBytes: TARGET_NODE_BYTES, verifyBlocks: false })
+    const trusting = prolly({ blocks }, { targetFanout: FANOUT, verifyBlocks: false })
     expect(await trusting.get(root, entries[0]!.key)).toBeDefined()
     expect((await caught(async () => trusting.verify(root))).name).toBe('InvalidBlockError')
     expect((await caught(async () => collect(trusting.walk(root)))).name).toBe('InvalidBlockError')
@@ -197,7 +196,7 @@ describe('hostile trees fail verify with InvalidNodeError naming the node', () =
 
   it('rejects chunk boundaries that are not canonical', async () => {
     const { blocks, tree } = setup()
-    const rules = new ChunkRules(TARGET_NODE_BYTES, 65_536)
+    const rules = new ChunkRules(FANOUT, 65_536)
     const [a, b, c, d] = quietKeys(4)
     // split where no boundary is: the left leaf ends without a boundary key and far below the size bound
     const left = await putRaw(blocks, [0, [a, b], [value, value]])
@@ -205,7 +204,7 @@ describe('hostile trees fail verify with InvalidNodeError naming the node', () =
     await expectInvalid(tree, await putRaw(blocks, [1, [a, c], [left, right], [2, 2]]), 'boundary', left)
     // a boundary key inside a node
     let boundaryKey = bytes('b0')
-    for (let i = 0; !rules.isBoundary(0, boundaryKey, leafEntryBytes(boundaryKey, value)) || compareKey(boundaryKey, c!) >= 0 || compareKey(boundaryKey, b!) <= 0; i++) {
+    for (let i = 0; !rules.isBoundary(0, boundaryKey) || compareKey(boundaryKey, c!) >= 0 || compareKey(boundaryKey, b!) <= 0; i++) {
       boundaryKey = Uint8Array.from([...b!, i & 0xff, i >> 8])
     }
     const merged = await putRaw(blocks, [0, [a, b, boundaryKey, c], [value, value, value, value]])
@@ -213,7 +212,7 @@ describe('hostile trees fail verify with InvalidNodeError naming the node', () =
     // a root branch with a single child should have been that child
     await expectInvalid(tree, await putRaw(blocks, [1, [a], [left], [2]]), 'level')
     // a real tree checked against other chunking parameters
-    const other = prolly({ blocks }, { targetNodeBytes: 64 })
+    const other = prolly({ blocks }, { targetFanout: 4 })
     const root = await other.build(sequentialEntries(300))
     await expectInvalid(tree, root, 'boundary')
   })
@@ -275,8 +274,8 @@ describe('bad keys, values, batches and options', () => {
   it('rejects unusable options and components', () => {
     const blocks = memoryBlockStore()
     const cases: Array<() => unknown> = [
-      () => prolly({ blocks }, { targetNodeBytes: 32 }),
-      () => prolly({ blocks }, { targetNodeBytes: 100.5 }),
+      () => prolly({ blocks }, { targetFanout: 1 }),
+      () => prolly({ blocks }, { targetFanout: 2.5 }),
       () => prolly({ blocks }, { maxNodeBytes: 1024 }),
       () => prolly({ blocks }, { maxNodeBytes: 4 * 1024 * 1024 }),
       () => prolly({ blocks }, { cacheSize: -1 }),

@@ -42,7 +42,7 @@ export function blockStoreCompliance (name: string, create: () => BlockStore): v
     })
 
     it('holds a whole tree', async () => {
-      const tree = prolly({ blocks: create() }, { targetNodeBytes: 256 })
+      const tree = prolly({ blocks: create() }, { targetFanout: 8 })
       const entries = sequentialEntries(400)
       const root = await tree.build(entries)
       expect(await tree.verify(root)).toMatchObject({ entries: 400 })

@@ -76,7 +76,7 @@ describe('BatchIterator', () => {
   })
 
   it('lets a range be abandoned midway without reading further leaves', async () => {
-    const tree = prolly({ blocks: memoryBlockStore() }, { targetNodeBytes: 256, cacheSize: 0 })
+    const tree = prolly({ blocks: memoryBlockStore() }, { targetFanout: 8, cacheSize: 0 })
     const root = await tree.build(sequentialEntries(2000))
     tree.resetStats()
     for await (const _entry of tree.range(root)) {
@@ -87,7 +87,7 @@ describe('BatchIterator', () => {
   })
 
   it('holds more nodes while a cache reservation is open, and shrinks back when it is released', async () => {
-    const tree = prolly({ blocks: memoryBlockStore() }, { targetNodeBytes: 256, cacheSize: 2 })
+    const tree = prolly({ blocks: memoryBlockStore() }, { targetFanout: 8, cacheSize: 2 })
     const entries = sequentialEntries(2000)
     const root = await tree.build(entries)
     const keys = entries.filter((_, i) => i % 40 === 0).map((entry) => entry.key)

@@ -5,9 +5,9 @@ import { compareBytes } from '../src/keys.js'
 import { applyOps, collect, hex, modelOf, plain, sortedEntries } from './fixtures.js'
 import type { Entry, Operation, Prolly } from '../src/index.js'
 
-// Small target node size and node bound with values up to 3 KB: trees of a few hundred entries get several levels, and
+// Small fan-out and node bound with values up to 3 KB: trees of a few hundred entries get several levels, and
 // forced (size) splits happen alongside hash boundaries.
-const small = (): Prolly => prolly({ blocks: memoryBlockStore() }, { targetNodeBytes: 128, maxNodeBytes: 16_384 })
+const small = (): Prolly => prolly({ blocks: memoryBlockStore() }, { targetFanout: 4, maxNodeBytes: 16_384 })
 
 // Keys over a 3-letter alphabet of length 0-5: many shared prefixes, and the empty key.
 const keyArb = fc.uint8Array({ min: 0, max: 2, maxLength: 5 })

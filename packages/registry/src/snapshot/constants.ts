@@ -20,9 +20,8 @@ export const MAX_HISTORY_VALUE_BYTES = 256
 export const DEFAULT_PRUNE_AFTER_MS = 24 * 60 * 60 * 1000
 
 /**
- * Decoded tree nodes a fold asks the tree engine's cache to make room for, per provider it updates: at 1,000,000
- * providers a lookup loads about 1.8 nodes (the leaf, and most of the time a branch no other lookup loaded), and
- * the attribute mutation reads about one more. With only the default cache, a fold of 5,000 fetched, hashed and
- * decoded most of its nodes twice.
+ * Decoded tree nodes a fold asks the tree engine's cache to make room for, per provider it updates: the leaf and
+ * branches its lookup loads, and the attribute leaves its mutation reads. With only the default cache, a fold of
+ * 5,000 at 1,000,000 providers fetched, hashed and decoded most of its nodes twice.
  */
 export const FOLD_CACHED_NODES_PER_PROVIDER = 3
