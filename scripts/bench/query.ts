@@ -38,7 +38,7 @@ import type { GpuClaim, Manifest, ProviderStatus } from '@capdex/manifest'
 import type { BlockStore } from '@capdex/prolly'
 import type { AttrName, AttrValue, Query, QueryRun } from '@capdex/registry'
 
-const VERSION = 'query-bench-v3'
+const VERSION = 'query-bench-v2'
 const NOW = Date.parse('2025-06-01T12:00:00Z')
 const LIFETIME_MS = 3_600_000
 const SAMPLE = 200
