@@ -5,8 +5,8 @@
  * Ends with a line `BENCH fold {json}`.
  *
  * The pipeline per update is the indexer's: `verifyAnnouncement` (decode, record checks, inline
- * manifest hash, Ed25519 signature, expiry), the manifest hash against the record value and its
- * strict decode, then `fold` in batches of 5,000 (the indexer's `batchMax`) over the previous head.
+ * manifest hash against the record value, Ed25519 signature, expiry), then the manifest's strict
+ * decode, then `fold` in batches of 5,000 (the indexer's `batchMax`) over the previous head.
  * Not included: gossipsub, the journal's fsync and the fsync of the fold's blocks (I/O, measured by
  * `bench:freshness` end to end). Blocks live in memory.
  *

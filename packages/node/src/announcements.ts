@@ -139,7 +139,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     // decode, record structure, inline manifest hash, signature, expiry
     let record: VerifiedRecord
     let inline: Uint8Array | undefined
-    // the inline manifest, when the verifier's workers decoded it already
+    // the inline manifest, when the verifier's workers decoded it already (never set without `inline`)
     let decoded: Manifest | undefined
     try {
       const verified: PooledAnnouncement = this.verifier != null
@@ -191,7 +191,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
         this.log('reject announcement from %p: manifest does not hash to %c', from, cid)
         return { verdict: 'reject', reason: 'manifest-hash' }
       }
-      manifest = (inline != null ? decoded : undefined) ?? decodeManifest(bytes)
+      manifest = decoded ?? decodeManifest(bytes)
     } catch (err) {
       return this.judge(err, 'manifest', from)
     }
