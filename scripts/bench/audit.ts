@@ -17,7 +17,7 @@
 import { createPublicKey, hash, verify as cryptoVerify } from 'node:crypto'
 import { encodeManifest, getGpuModel, manifestCid } from '@capdex/manifest'
 import { memoryBlockStore, prolly } from '@capdex/prolly'
-import { auditDiff, createRecord, DEFAULT_RECORD_TTL_NS, encodeEntry, fold, historyOperations, locateAt, nameFromPublicKey, verifySnapshot, writeSnapshot } from '@capdex/registry'
+import { auditDiff, createRecord, DEFAULT_RECORD_TTL_NS, encodeEntry, fold, historyOperations, locateAt, nameFromPublicKey, snapshotTree, verifySnapshot, writeSnapshot } from '@capdex/registry'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -108,11 +108,11 @@ async function benchDiff (): Promise<DiffResult> {
     }
   }
   const built = performance.now()
-  const base = await writer.build(entries())
+  const base = await snapshotTree(writer, 'providers').build(entries())
   const treeBlocks = writer.stats.blocksWritten
   const indices = [...changed].sort((a, b) => a - b)
   const batch: Operation[] = indices.map((i, j) => ({ op: 'put', key: keys[j]!, value: value(i, 1) }))
-  const { root } = await writer.mutate(base, batch)
+  const { root } = await snapshotTree(writer, 'providers').mutate(base, batch)
   process.stderr.write(`diff: built ${n} entries (${treeBlocks} blocks) and mutated 1% in ${round(ms(built) / 1000)} s\n`)
 
   const a = await snapshotOf(blocks, { height: 0, time: T0, providers: base, count: n })

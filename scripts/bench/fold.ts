@@ -42,7 +42,7 @@ import { decodeManifest, encodeManifest, manifestCid } from '@capdex/manifest'
 import { memoryBlockStore, prolly } from '@capdex/prolly'
 import {
   attrKeysForManifest, createRecord, encodeAnnouncement, encodeEntry, entrySeen, entryUptime, fold, leaseEnd, leaseMarks,
-  decodeSnapshot, mergeLease, nameFromPublicKey, nameToBytes, verifyAnnouncement, verifyRecord, writeSnapshot
+  decodeSnapshot, mergeLease, nameFromPublicKey, nameToBytes, snapshotTree, verifyAnnouncement, verifyRecord, writeSnapshot
 } from '@capdex/registry'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
@@ -64,6 +64,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: 'bench-fold-v1' },
     /** timed runs per row; the row reports its median run (the machines are noisy) */
     repeat: { type: 'string', default: '3' },
+    /** verify worker threads (default: the indexer's, one per core up to 2) */
+    workers: { type: 'string' },
     /** for profiling: `fold` runs only the fold of verified updates */
     only: { type: 'string' }
   },
@@ -88,7 +90,7 @@ const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
 const NAME_PREFIX = Uint8Array.of(0x00, 0x24, 0x08, 0x01, 0x12, 0x20)
 const RANK_BITS = 2 ** 21
 const EMPTY = new Uint8Array(0)
-const VERSION = 'fold-bench-v3'
+const VERSION = 'fold-bench-v4'
 const CACHE_DIR = join(import.meta.dirname, '..', '..', '.bench')
 
 type Ed25519PrivateKey = ReturnType<typeof simulatedKey>
@@ -185,7 +187,7 @@ async function buildIndex (store: BlockStore, n: number, at: (i: number) => { pr
   const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => Buffer.compare(keys[a]!, keys[b]!))
   const rank = new Uint32Array(n)
   order.forEach((i, r) => { rank[i] = r })
-  const providers = await tree.build((function * () {
+  const providers = await snapshotTree(tree, 'providers').build((function * () {
     for (const i of order) yield { key: keys[i]!, value: at(i).entry }
   })())
 
@@ -391,7 +393,7 @@ async function index (n: number): Promise<{ store: PackStore, base: Built, cache
   return { store: built, base, cached: false }
 }
 
-const pool = announcementVerifier({ workers: 2 })
+const pool = announcementVerifier(values.workers === undefined ? {} : { workers: Number(values.workers) })
 const results: Array<Record<string, unknown>> = []
 try {
   for (const n of SIZES) {

@@ -25,7 +25,7 @@ import { prolly } from '@capdex/prolly'
 import {
   attrKey, attrPrefix, attrsForManifest, createRecord, decodeEntry, encodeEntry, encodeString, entrySeen,
   entryUptime, fieldValues, fold, leaseEnd, leaseMarks, matchQuery, mergeLease, nameFromBytes, nameFromPublicKey,
-  nameToBytes, openSnapshot, parseQuery, query, verifyRecord, writeSnapshot
+  nameToBytes, openSnapshot, parseQuery, query, snapshotTree, verifyRecord, writeSnapshot
 } from '@capdex/registry'
 import { CarBlockIterator } from '@ipld/car/iterator'
 import { CarWriter } from '@ipld/car/writer'
@@ -260,7 +260,7 @@ async function buildTrees (store: BlockStore, count: number, at: (i: number) => 
   const order = Array.from({ length: count }, (_, i) => i).sort((a, b) => Buffer.compare(keys[a]!, keys[b]!))
   const rank = new Uint32Array(count)
   order.forEach((i, r) => { rank[i] = r })
-  const providers = await tree.build((function * () {
+  const providers = await snapshotTree(tree, 'providers').build((function * () {
     for (const i of order) yield { key: keys[i]!, value: at(i).entry }
   })())
 

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { openRepo, readIndexerHead } from '@capdex/node'
 import { fromHeliaBlockstore, prolly } from '@capdex/prolly'
-import { decodeEntry, nameFromBytes, openSnapshot, verifyRecord } from '@capdex/registry'
+import { decodeEntry, nameFromBytes, openSnapshot, snapshotTree, verifyRecord } from '@capdex/registry'
 import * as dagCbor from '@ipld/dag-cbor'
 import type { Snapshot } from '@capdex/registry'
 import type { CID } from 'multiformats/cid'
@@ -31,7 +31,7 @@ export async function verifyHead (repoPath: string): Promise<VerifiedHead | unde
     const tree = prolly({ blocks })
     const { snapshot } = await openSnapshot(cid, blocks)
     let verified = 0
-    for (const root of [snapshot.providers, snapshot.attrs, snapshot.history]) verified += (await tree.verify(root)).blocks
+    for (const name of ['providers', 'attrs', 'history'] as const) verified += (await snapshotTree(tree, name).verify(snapshot[name])).blocks
     const sequences = new Map<string, bigint>()
     for await (const { key, value } of tree.range(snapshot.providers)) {
       const name = nameFromBytes(key)

@@ -3,7 +3,8 @@
  *
  * 1. before an entry is added, the open chunk is closed if the entry would push the node past `maxNodeBytes`;
  * 2. after an entry is added, the chunk is closed if the entry's key is a boundary at this level: the first four
- *    bytes of sha256(level ‖ key), read big-endian, fall below 2^32 / targetFanout.
+ *    bytes of sha256(level ‖ key), read big-endian, fall below 2^32 / leafFanout in leaves, 2^32 / targetFanout in
+ *    branches.
  *
  * Leaves use their own keys; a branch entry uses its child's first key. Hashing keys only (not values) keeps the
  * shape of the tree fixed when values change, so an update rewrites exactly one path per changed key.
@@ -14,21 +15,23 @@ import { InvalidNodeError, ValueTooLargeError } from './errors.js'
 import { SaltedHash32 } from './hash.js'
 import { branchEntryBytes, branchNode, leafEntryBytes, leafNode, nodeBytes } from './codec.js'
 import type { ChildRef, TreeNode } from './codec.js'
-import type { Entry } from './index.js'
+import type { Entry, TreeShape } from './index.js'
 import type { CID } from 'multiformats/cid'
 
 export class ChunkRules {
   readonly maxNodeBytes: number
-  private readonly threshold: number
+  private readonly branchThreshold: number
+  private readonly leafThreshold: number
   private readonly hash = new SaltedHash32()
 
-  constructor (targetFanout: number, maxNodeBytes: number) {
-    this.threshold = Math.floor(HASH_SPACE / targetFanout)
+  constructor (shape: Required<TreeShape>, maxNodeBytes: number) {
+    this.branchThreshold = Math.floor(HASH_SPACE / shape.targetFanout)
+    this.leafThreshold = Math.floor(HASH_SPACE / shape.leafFanout)
     this.maxNodeBytes = maxNodeBytes
   }
 
   isBoundary (level: number, key: Uint8Array): boolean {
-    return this.hash.digest(level, key) < this.threshold
+    return this.hash.digest(level, key) < (level === 0 ? this.leafThreshold : this.branchThreshold)
   }
 
   /** Whether a node already holding `entries` entries of `entryBytes` must close before taking one of `nextBytes`. */

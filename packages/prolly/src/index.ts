@@ -33,11 +33,12 @@
  *
  * In the spirit of the IPLD Prolly Tree specification's hash-threshold strategy, each level is cut left to right:
  * a node closes after an entry whose key is a boundary (the first 4 bytes of sha256(level byte ‖ key), big-endian,
- * are below 2^32 / `targetFanout`), and closes early, before an entry, when that entry would push the node's
- * encoded size past `maxNodeBytes`. Leaves hash their own keys; branches hash each child's first key. The root is
+ * are below 2^32 / `targetFanout`, or / `leafFanout` in leaves), and closes early, before an entry, when that
+ * entry would push the node's encoded size past `maxNodeBytes`. Leaves hash their own keys; branches hash each child's first key. The root is
  * the single node of the first level that has only one. Boundaries depend on keys, not values: a value change
  * never moves a boundary (unless it crosses the size bound), so an update rewrites one path per changed key.
- * `targetFanout` and `maxNodeBytes` are part of a tree's identity: writers that must agree on roots must agree on them.
+ * The shape (`targetFanout`, `leafFanout`) and `maxNodeBytes` are part of a tree's identity: writers that must agree
+ * on roots must agree on them.
  *
  * ## Trust
  *
@@ -161,6 +162,11 @@ export interface Prolly {
    * instead of fetching, hashing and decoding them again, without keeping a large cache between batches.
    */
   reserveCache(nodes: number): () => void
+  /**
+   * An engine that builds, mutates and verifies trees of another shape, over the same store, decoded-node cache and
+   * stats, so one engine can serve trees of several shapes (a registry's providers and attribute trees).
+   */
+  withShape(shape: TreeShape): Prolly
   readonly stats: ProllyStats
   resetStats(): void
 }
@@ -169,13 +175,27 @@ export interface ProllyComponents {
   blocks: BlockStore
 }
 
-export interface ProllyInit {
+/**
+ * How a tree is cut into nodes. Part of a tree's identity: writers that must agree on roots must agree on it, and
+ * `verify` checks a tree against it. Reads (`get`, `range`, `diff`, `count`, `walk`) work on a tree of any shape.
+ */
+export interface TreeShape {
   /**
    * Target average number of entries per node: a boundary falls after an entry whose hash is below 2^32 / fanout.
    *
    * @default 32
    */
   targetFanout?: number
+  /**
+   * Target average number of entries per leaf, when leaves should differ from branches. A tree of large values
+   * wants smaller leaves: an update rewrites and re-hashes its whole leaf, while a branch entry is a key and a link.
+   *
+   * @default targetFanout
+   */
+  leafFanout?: number
+}
+
+export interface ProllyInit extends TreeShape {
   /**
    * Hard maximum encoded node size in bytes; a chunk is forced closed before it grows past this.
    *

@@ -12,7 +12,7 @@ import { NodeStore } from './store.js'
 import { verify } from './verify.js'
 import { walk } from './walk.js'
 import type { TreeContext } from './context.js'
-import type { AbortOptions, CountRange, DiffEntry, Entry, MutateResult, Operation, Prolly, ProllyComponents, ProllyInit, ProllyOptions, ProllyStats, RangeOptions, WalkedBlock } from './index.js'
+import type { AbortOptions, CountRange, DiffEntry, Entry, MutateResult, Operation, Prolly, ProllyComponents, ProllyInit, ProllyOptions, ProllyStats, RangeOptions, TreeShape, WalkedBlock } from './index.js'
 import type { CID } from 'multiformats/cid'
 
 function checkInteger (name: string, value: number, min: number, max: number): number {
@@ -22,22 +22,20 @@ function checkInteger (name: string, value: number, min: number, max: number): n
   return value
 }
 
+/** Checks a shape and fills in its defaults. */
+function resolveShape (shape: TreeShape): Required<TreeShape> {
+  const targetFanout = checkInteger('targetFanout', shape.targetFanout ?? DEFAULT_TARGET_FANOUT, MIN_TARGET_FANOUT, MAX_TARGET_FANOUT)
+  const leafFanout = checkInteger('leafFanout', shape.leafFanout ?? targetFanout, MIN_TARGET_FANOUT, MAX_TARGET_FANOUT)
+  return { targetFanout, leafFanout }
+}
+
 class DefaultProlly implements Prolly {
-  readonly stats: ProllyStats = { blocksRead: 0, cacheHits: 0, blocksWritten: 0 }
+  readonly stats: ProllyStats
   private readonly ctx: TreeContext
 
-  constructor (components: ProllyComponents, init: ProllyInit) {
-    const blocks = components?.blocks
-    if (typeof blocks?.get !== 'function' || typeof blocks.put !== 'function') {
-      throw new InvalidConfigError('components.blocks must be a block store with get and put')
-    }
-    const targetFanout = checkInteger('targetFanout', init.targetFanout ?? DEFAULT_TARGET_FANOUT, MIN_TARGET_FANOUT, MAX_TARGET_FANOUT)
-    const maxNodeBytes = checkInteger('maxNodeBytes', init.maxNodeBytes ?? DEFAULT_MAX_NODE_BYTES, MIN_NODE_BYTES, MAX_NODE_BYTES_LIMIT)
-    const cacheSize = checkInteger('cacheSize', init.cacheSize ?? DEFAULT_CACHE_SIZE, 0, Number.MAX_SAFE_INTEGER)
-    this.ctx = {
-      store: new NodeStore({ blocks, cacheSize, maxNodeBytes, verifyBlocks: init.verifyBlocks ?? DEFAULT_VERIFY_BLOCKS, stats: this.stats }),
-      rules: new ChunkRules(targetFanout, maxNodeBytes)
-    }
+  constructor (store: NodeStore, stats: ProllyStats, shape: TreeShape) {
+    this.stats = stats
+    this.ctx = { store, rules: new ChunkRules(resolveShape(shape), store.maxNodeBytes) }
   }
 
   async build (sortedEntries: Iterable<Entry> | AsyncIterable<Entry>, options: ProllyOptions = {}): Promise<CID> {
@@ -90,6 +88,10 @@ class DefaultProlly implements Prolly {
     return this.ctx.store.reserveCache(nodes)
   }
 
+  withShape (shape: TreeShape): Prolly {
+    return new DefaultProlly(this.ctx.store, this.stats, shape)
+  }
+
   resetStats (): void {
     this.stats.blocksRead = 0
     this.stats.cacheHits = 0
@@ -98,5 +100,14 @@ class DefaultProlly implements Prolly {
 }
 
 export function createProlly (components: ProllyComponents, init: ProllyInit = {}): Prolly {
-  return new DefaultProlly(components, init)
+  const blocks = components?.blocks
+  if (typeof blocks?.get !== 'function' || typeof blocks.put !== 'function') {
+    throw new InvalidConfigError('components.blocks must be a block store with get and put')
+  }
+  const shape = resolveShape(init)
+  const maxNodeBytes = checkInteger('maxNodeBytes', init.maxNodeBytes ?? DEFAULT_MAX_NODE_BYTES, MIN_NODE_BYTES, MAX_NODE_BYTES_LIMIT)
+  const cacheSize = checkInteger('cacheSize', init.cacheSize ?? DEFAULT_CACHE_SIZE, 0, Number.MAX_SAFE_INTEGER)
+  const stats: ProllyStats = { blocksRead: 0, cacheHits: 0, blocksWritten: 0 }
+  const store = new NodeStore({ blocks, cacheSize, maxNodeBytes, verifyBlocks: init.verifyBlocks ?? DEFAULT_VERIFY_BLOCKS, stats })
+  return new DefaultProlly(store, stats, shape)
 }

@@ -57,7 +57,7 @@ function isNotFound (err: unknown): boolean {
 export class NodeStore {
   private readonly blocks: BlockStore
   private readonly cache: NodeCache
-  private readonly maxNodeBytes: number
+  readonly maxNodeBytes: number
   private readonly verifyBlocks: boolean
   private readonly stats: ProllyStats
 

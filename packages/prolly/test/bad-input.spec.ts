@@ -31,7 +31,7 @@ async function everyReadFails (tree: Prolly, root: CID, name: string, check: (er
 
 /** Keys none of which is a boundary at levels 0 and 1, so hand-made nodes fail only for the reason under test. */
 function quietKeys (count: number): Uint8Array[] {
-  const rules = new ChunkRules(FANOUT, 65_536)
+  const rules = new ChunkRules({ targetFanout: FANOUT, leafFanout: FANOUT }, 65_536)
   const keys: Uint8Array[] = []
   for (let i = 0; keys.length < count; i++) {
     const key = bytes(`q${String(i).padStart(4, '0')}`)
@@ -196,7 +196,7 @@ describe('hostile trees fail verify with InvalidNodeError naming the node', () =
 
   it('rejects chunk boundaries that are not canonical', async () => {
     const { blocks, tree } = setup()
-    const rules = new ChunkRules(FANOUT, 65_536)
+    const rules = new ChunkRules({ targetFanout: FANOUT, leafFanout: FANOUT }, 65_536)
     const [a, b, c, d] = quietKeys(4)
     // split where no boundary is: the left leaf ends without a boundary key and far below the size bound
     const left = await putRaw(blocks, [0, [a, b], [value, value]])
@@ -215,6 +215,12 @@ describe('hostile trees fail verify with InvalidNodeError naming the node', () =
     const other = prolly({ blocks }, { targetFanout: 4 })
     const root = await other.build(sequentialEntries(300))
     await expectInvalid(tree, root, 'boundary')
+    // a tree whose leaves were cut at another fan-out than its branches, checked against uniform chunking, and back
+    const smallLeaves = tree.withShape({ targetFanout: FANOUT, leafFanout: 2 })
+    const smallLeavesRoot = await smallLeaves.build(sequentialEntries(300))
+    await expectInvalid(tree, smallLeavesRoot, 'boundary')
+    const uniform = await tree.build(sequentialEntries(300))
+    await expectInvalid(smallLeaves, uniform, 'boundary')
   })
 })
 
@@ -276,6 +282,10 @@ describe('bad keys, values, batches and options', () => {
     const cases: Array<() => unknown> = [
       () => prolly({ blocks }, { targetFanout: 1 }),
       () => prolly({ blocks }, { targetFanout: 2.5 }),
+      () => prolly({ blocks }, { leafFanout: 0 }),
+      () => prolly({ blocks }, { leafFanout: 70_000 }),
+      () => prolly({ blocks }).withShape({ leafFanout: 1.5 }),
+      () => prolly({ blocks }).withShape({ targetFanout: 1 }),
       () => prolly({ blocks }, { maxNodeBytes: 1024 }),
       () => prolly({ blocks }, { maxNodeBytes: 4 * 1024 * 1024 }),
       () => prolly({ blocks }, { cacheSize: -1 }),

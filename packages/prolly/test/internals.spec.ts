@@ -52,6 +52,23 @@ describe('NodeCache', () => {
     expect(cache.get(cids[1]!)).toBeUndefined()
     cache.set(cids[4]!, node)
     expect(cids.filter((cid) => cache.get(cid) !== undefined)).toHaveLength(3)
+    // the clock hand resumes where it stopped, across many evictions, reservations and a clear
+    const churn = new NodeCache(50)
+    const hot = cidWith(new Uint8Array(32).fill(255))
+    churn.set(hot, node)
+    const release = churn.reserve(100)
+    for (let i = 0; i < 2000; i++) {
+      if (i === 1000) release()
+      churn.get(hot)
+      const digest = new Uint8Array(32)
+      new DataView(digest.buffer).setUint32(0, i * 7919 + 1)
+      churn.set(cidWith(digest), node)
+      expect(churn.get(hot)).toBe(node)
+    }
+    churn.clear()
+    expect(churn.get(hot)).toBeUndefined()
+    churn.set(hot, node)
+    expect(churn.get(hot)).toBe(node)
     const disabled = new NodeCache(0)
     disabled.set(cids[0]!, node)
     expect(disabled.get(cids[0]!)).toBeUndefined()

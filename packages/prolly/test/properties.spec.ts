@@ -7,7 +7,9 @@ import type { Entry, Operation, Prolly } from '../src/index.js'
 
 // Small fan-out and node bound with values up to 3 KB: trees of a few hundred entries get several levels, and
 // forced (size) splits happen alongside hash boundaries.
-const small = (): Prolly => prolly({ blocks: memoryBlockStore() }, { targetFanout: 4, maxNodeBytes: 16_384 })
+// Every other run cuts leaves at their own fan-out (2), as a tree of large values does.
+let runs = 0
+const small = (): Prolly => prolly({ blocks: memoryBlockStore() }, { targetFanout: 4, maxNodeBytes: 16_384, ...(runs++ % 2 === 1 ? { leafFanout: 2 } : {}) })
 
 // Keys over a 3-letter alphabet of length 0-5: many shared prefixes, and the empty key.
 const keyArb = fc.uint8Array({ min: 0, max: 2, maxLength: 5 })

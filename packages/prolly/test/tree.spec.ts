@@ -29,6 +29,31 @@ describe('build', () => {
     expect(depth).toBeGreaterThanOrEqual(3)
   })
 
+  it('cuts leaves at leafFanout and branches at targetFanout; withShape shares the store, cache and stats', async () => {
+    const entries = sequentialEntries(4000)
+    const t = tree({ targetFanout: 32 })
+    const shaped = t.withShape({ targetFanout: 32, leafFanout: 4 })
+    const root = await shaped.build(entries)
+    const blocks = await collect(shaped.walk(root))
+    const leaves = blocks.filter((block) => block.level === 0).length
+    const branches = blocks.filter((block) => block.level === 1).length
+    // 4,000 entries at 4 per leaf is about 1,000 leaves, at 32 per branch about 31 branches above them
+    expect(leaves).toBeGreaterThan(700)
+    expect(leaves).toBeLessThan(1400)
+    expect(leaves / branches).toBeGreaterThan(20)
+    expect(await shaped.verify(root)).toMatchObject({ entries: 4000 })
+    // reads do not depend on the shape, and reads through either engine count in the one set of stats
+    t.resetStats()
+    expect(await t.get(root, entries[1234]!.key)).toEqual(entries[1234]!.value)
+    expect(shaped.stats).toBe(t.stats)
+    expect(t.stats.blocksRead + t.stats.cacheHits).toBeGreaterThan(0)
+    // a mutation through the shaped engine gives the root of building the result in that shape
+    const ops: Operation[] = [{ op: 'delete', key: entries[10]!.key }, { op: 'put', key: bytes('zz'), value: bytes('v') }]
+    const { root: mutated } = await shaped.mutate(root, ops)
+    expect(mutated.toString()).toBe((await shaped.build(sortedEntries(applyOps(modelOf(entries), ops)))).toString())
+    expect((await t.build(entries)).toString()).not.toBe(root.toString())
+  })
+
   it('gives the empty tree for no entries', async () => {
     const t = tree()
     const root = await t.build([])
@@ -44,7 +69,7 @@ describe('build', () => {
 
   it('forces splits at maxNodeBytes when no key is a boundary, and the result still verifies and mutates canonically', async () => {
     const maxNodeBytes = 16_384
-    const rules = new ChunkRules(8, maxNodeBytes)
+    const rules = new ChunkRules({ targetFanout: 8, leafFanout: 8 }, maxNodeBytes)
     // keys that are never leaf boundaries: only the size bound can cut the leaves
     const keys: Uint8Array[] = []
     for (let i = 0; keys.length < 120; i++) {

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { attrKey, attrPrefix, attrValuePrefix, decodeAttrKey, decodeEntry } from '../src/entries/index.js'
 import { createRecord, nameFromPublicKey, nameToBytes, verifyRecord } from '../src/records/index.js'
-import { encodeSnapshot, expiredBetween, fold, liveCount, openSnapshot } from '../src/snapshot/index.js'
+import { encodeSnapshot, expiredBetween, fold, liveCount, openSnapshot, snapshotTree } from '../src/snapshot/index.js'
 import { readTestRecord, testManifest, testManifestCid, testName, testUpdate } from './entries-fixtures.js'
 import type { FoldResult, VerifiedUpdate } from '../src/snapshot/index.js'
 import type { BlockStore, Prolly } from '@capdex/prolly'
@@ -256,13 +256,32 @@ describe('fold cost', () => {
     const w = world()
     const many = Array.from({ length: 300 }, (_, provider) => testUpdate({ provider, sequence: 1, validity: NOW + HOUR, variant: provider % 3 }))
     const base = await fold(w.components, null, many, INIT)
-    const total = (await w.tree.verify(base.snapshot.providers)).blocks + (await w.tree.verify(base.snapshot.attrs)).blocks
+    const total = (await snapshotTree(w.tree, 'providers').verify(base.snapshot.providers)).blocks + (await snapshotTree(w.tree, 'attrs').verify(base.snapshot.attrs)).blocks
     const depth = Math.max(await w.tree.depth(base.snapshot.providers), await w.tree.depth(base.snapshot.attrs))
     const next = await fold(w.components, base, [testUpdate({ provider: 7, sequence: 2, validity: NOW + 2 * HOUR, variant: 2 })], INIT)
     expect(next.changed).toBe(1)
     // providers path + a few attrs paths (one per changed attribute) + history path + the snapshot
     expect(next.written).toBeLessThan(total / 2)
     expect(next.written).toBeLessThanOrEqual(depth * 10 + 1)
+  })
+
+  it('cuts the providers tree into small leaves under default branches, and the attribute tree at the default fan-out', async () => {
+    const w = world()
+    const many = Array.from({ length: 300 }, (_, provider) => testUpdate({ provider, sequence: 1, validity: NOW + HOUR, variant: provider % 3 }))
+    const { snapshot } = await fold(w.components, null, many, INIT)
+    const leaves = async (root: CID): Promise<{ leaves: number, entries: number }> => {
+      let count = 0
+      for await (const block of w.tree.walk(root)) if (block.level === 0) count++
+      return { leaves: count, entries: await w.tree.count(root) }
+    }
+    const providers = await leaves(snapshot.providers)
+    const attrs = await leaves(snapshot.attrs)
+    // about 8 entries per providers leaf, about 32 per attribute leaf
+    expect(providers.entries / providers.leaves).toBeLessThan(14)
+    expect(attrs.entries / attrs.leaves).toBeGreaterThan(16)
+    // the shapes are part of the format: the default shape does not verify the providers tree
+    await expect(w.tree.verify(snapshot.providers)).rejects.toMatchObject({ name: 'InvalidNodeError', reason: 'boundary' })
+    await expect(snapshotTree(w.tree, 'providers').verify(snapshot.providers)).resolves.toMatchObject({ entries: 300 })
   })
 })
 

@@ -4,7 +4,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { decodeManifest, manifestCid } from '@capdex/manifest'
 import { prolly as createProlly } from '@capdex/prolly'
-import { createRecord, encodeAnnouncement, fold, indexTopic, liveCount, nameFromPublicKey, openSnapshot, verifyRecord } from '@capdex/registry'
+import { createRecord, encodeAnnouncement, fold, indexTopic, liveCount, nameFromPublicKey, openSnapshot, snapshotTree, verifyRecord } from '@capdex/registry'
 import { defaultLogger } from '@libp2p/logger'
 import { anySignal } from 'any-signal'
 import { CustomProgressEvent } from 'progress-events'
@@ -262,14 +262,14 @@ export class DefaultIndexerService implements IndexerService {
     }
     const verifyOptions = options.signal != null ? { signal: options.signal } : {}
     if (snapshot.count <= VERIFY_HEAD_MAX_PROVIDERS) {
-      await this.prolly.verify(snapshot.providers, verifyOptions)
-      await this.prolly.verify(snapshot.attrs, verifyOptions)
+      await snapshotTree(this.prolly, 'providers').verify(snapshot.providers, verifyOptions)
+      await snapshotTree(this.prolly, 'attrs').verify(snapshot.attrs, verifyOptions)
     } else {
       await this.prolly.depth(snapshot.providers, verifyOptions)
       await this.prolly.depth(snapshot.attrs, verifyOptions)
     }
     if (snapshot.height <= VERIFY_HEAD_MAX_PROVIDERS) {
-      await this.prolly.verify(snapshot.history, verifyOptions)
+      await snapshotTree(this.prolly, 'history').verify(snapshot.history, verifyOptions)
     } else {
       await this.prolly.depth(snapshot.history, verifyOptions)
     }

@@ -7,11 +7,13 @@ import { loadEntry, verifyLoadedEntry } from '../query/verify-entry.js'
 import { nameFromBytes } from '../records/index.js'
 import { openSnapshot } from '../snapshot/format.js'
 import { decodeHistoryEntry, historyHeightKey, historyTimeKey } from '../snapshot/history.js'
+import { snapshotTree } from '../snapshot/trees.js'
 import { DEFAULT_MAX_REPORTED_PROBLEMS, DEFAULT_VERIFY_CONCURRENCY } from './constants.js'
 import { linkProblem } from './chain.js'
 import type { AuditComponents, LinkProblemKind } from './chain.js'
 import type { RejectReason } from '../query/errors.js'
 import type { OpenedSnapshot } from '../snapshot/format.js'
+import type { SnapshotTree } from '../snapshot/trees.js'
 import type { AbortOptions } from '@capdex/prolly'
 import type { CID } from 'multiformats/cid'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
@@ -74,7 +76,7 @@ export interface VerifyReport {
   verdict: string
 }
 
-export type VerifyTree = 'providers' | 'attrs' | 'history'
+export type VerifyTree = SnapshotTree
 
 export type VerifyProgressEvents =
   | ProgressEvent<'registry:audit:snapshot', { cid: CID, height: number }>
@@ -294,7 +296,7 @@ class Verification {
     let blocks = 0
     await this.attempt('tree', { snapshot: opened }, async () => {
       try {
-        await this.components.prolly.verify(opened[tree], {
+        await snapshotTree(this.components.prolly, tree).verify(opened[tree], {
           ...this.abort,
           onProgress: () => {
             if (++blocks % PROGRESS_EVERY === 0) this.options.onProgress?.(new CustomProgressEvent('registry:audit:tree', { tree, blocks }))

@@ -20,6 +20,7 @@ import type { AttrPair } from '../entries/attrs.js'
 import type { LeaseMarks } from '../entries/lease.js'
 import type { VerifiedRecord } from '../records/index.js'
 import type { Manifest } from '@capdex/manifest'
+import { snapshotTree } from './trees.js'
 import type { AbortOptions, BlockStore, Operation, Prolly } from '@capdex/prolly'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 
@@ -388,12 +389,12 @@ async function foldBatch (
   let providers = providersRoot
   let attrs = attrsRoot
   if (providerOps.length > 0) {
-    const result = await prolly.mutate(providersRoot, providerOps, aborts)
+    const result = await snapshotTree(prolly, 'providers').mutate(providersRoot, providerOps, aborts)
     providers = result.root
     written += result.written
   }
   if (attrOps.length > 0) {
-    const result = await prolly.mutate(attrsRoot, attrOps, aborts)
+    const result = await snapshotTree(prolly, 'attrs').mutate(attrsRoot, attrOps, aborts)
     attrs = result.root
     written += result.written
   }
@@ -401,7 +402,7 @@ async function foldBatch (
   if (previous == null) {
     history = await prolly.empty(aborts)
   } else {
-    const result = await prolly.mutate(previous.snapshot.history, historyOperations(previous.cid, previous.snapshot), aborts)
+    const result = await snapshotTree(prolly, 'history').mutate(previous.snapshot.history, historyOperations(previous.cid, previous.snapshot), aborts)
     history = result.root
     written += result.written
   }
