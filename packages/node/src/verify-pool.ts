@@ -4,6 +4,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { decodeManifest } from '@capdex/manifest'
 import { verifiedRecordOf, verifyAnnouncement } from '@capdex/registry'
 import { CID } from 'multiformats/cid'
+import { InvalidOptionError } from './errors.js'
 import type { Manifest } from '@capdex/manifest'
 import type { VerifiedAnnouncement } from '@capdex/registry'
 
@@ -42,9 +43,26 @@ export interface AnnouncementVerifierInit {
    * @default min(2, availableParallelism())
    */
   workers?: number
+  /**
+   * How much lower than the calling thread the workers run, as a nice increment (0 to 19). The calling thread folds:
+   * it holds back every head, so under load it should get its core while verification takes what is left. Linux
+   * only, where each thread has its own nice value; elsewhere, and where the system refuses, workers run at the
+   * calling thread's priority.
+   *
+   * @default 10
+   */
+  workerNice?: number
   /** where the worker script lives (tests and bundlers); defaults to the one beside this module */
   workerUrl?: URL
 }
+
+/** What a worker is started with. */
+export interface WorkerInit {
+  nice: number
+}
+
+/** Default for `workerNice`: CFS then weighs the calling thread about 9 times a worker. */
+export const DEFAULT_VERIFY_WORKER_NICE = 10
 
 /** One announcement as it travels to a worker. */
 export interface WorkerItem {
@@ -103,9 +121,9 @@ class PooledVerifier implements AnnouncementVerifier {
   /** set when a worker fails to start or dies: from then on everything runs in this thread */
   private degraded = false
 
-  constructor (size: number, url: URL) {
+  constructor (size: number, url: URL, init: WorkerInit) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url)
+      const worker = new Worker(url, { workerData: init })
       worker.unref()
       worker.on('message', ({ id, verdicts }: WorkerReply) => {
         const waiter = this.waiting.get(id)
@@ -213,5 +231,9 @@ function defaultWorkerUrl (): URL {
  */
 export function announcementVerifier (init: AnnouncementVerifierInit = {}): AnnouncementVerifier {
   const size = Math.max(0, Math.floor(init.workers ?? Math.min(2, availableParallelism())))
-  return new PooledVerifier(size, init.workerUrl ?? defaultWorkerUrl())
+  const nice = init.workerNice ?? DEFAULT_VERIFY_WORKER_NICE
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19) {
+    throw new InvalidOptionError(`workerNice must be an integer from 0 to 19, got ${nice}`)
+  }
+  return new PooledVerifier(size, init.workerUrl ?? defaultWorkerUrl(), { nice })
 }

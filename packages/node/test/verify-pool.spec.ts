@@ -1,3 +1,4 @@
+import { getPriority } from 'node:os'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createRecord, encodeAnnouncement, verifyAnnouncement } from '@capdex/registry'
 import { CID } from 'multiformats/cid'
@@ -40,4 +41,19 @@ describe('announcementVerifier', () => {
       expect(verifier.workers).toBeLessThanOrEqual(workers)
     })
   }
+
+  it('runs workers at a lower priority than the calling thread, which keeps its own', async () => {
+    const before = getPriority(0)
+    verifier = announcementVerifier({ workers: 1, workerNice: 19 })
+    const [result] = await verifier.verifyMany([await announcement()], { now: NOW + 1000 })
+    expect(result).not.toBeInstanceOf(Error)
+    // on Linux the nice value is per thread: the worker's change leaves this thread as it was
+    expect(getPriority(0)).toBe(before)
+  })
+
+  it('refuses a worker priority that is not a nice increment from 0 to 19', () => {
+    for (const workerNice of [-1, 20, 2.5, Number.NaN]) {
+      expect(() => announcementVerifier({ workers: 0, workerNice })).toThrow(expect.objectContaining({ name: 'InvalidOptionError', message: expect.stringContaining('workerNice') }))
+    }
+  })
 })
