@@ -106,18 +106,24 @@ export class CborReader {
     return value
   }
 
-  /** A byte string, as a view into the input (an empty one is one shared empty array: index keys have no value). */
-  byteString (): Uint8Array {
+  /**
+   * Reads a byte string's head and steps over its bytes without making a view of them; returns where they start (they
+   * end at `position`). For readers that check the bytes in place and keep none of them, or not all.
+   */
+  byteStringStart (): number {
     const length = this.head(MAJOR_BYTES)
-    if (length === 0) {
-      return EMPTY_BYTES
-    }
     const start = this.position
     if (start + length > this.bytes.length) {
       this.fail('truncated')
     }
     this.position = start + length
-    return this.bytes.subarray(start, start + length)
+    return start
+  }
+
+  /** A byte string, as a view into the input (an empty one is one shared empty array: index keys have no value). */
+  byteString (): Uint8Array {
+    const start = this.byteStringStart()
+    return start === this.position ? EMPTY_BYTES : this.bytes.subarray(start, this.position)
   }
 
   /** Reads a list head whose length must be `expected` when given; bounded by the bytes left so nothing huge is allocated. */

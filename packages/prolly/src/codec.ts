@@ -173,23 +173,18 @@ class NodeReader extends CborReader {
     if (this.head(MAJOR_TAG) !== CID_TAG) {
       this.fail('expected a CID (tag 42)')
     }
-    // read in place rather than through byteString: a branch decodes 32 of these, and each view is garbage to collect
-    const length = this.head(MAJOR_BYTES)
-    const start = this.position
+    // checked in place rather than through byteString: a branch decodes 32 of these, and each view is garbage to collect
+    const start = this.byteStringStart()
     const block = this.bytes
-    if (start + length > block.length) {
-      this.fail('truncated')
-    }
-    let shaped = length === LINK_PAYLOAD_BYTES
+    let shaped = this.position - start === LINK_PAYLOAD_BYTES
     for (let i = 0; shaped && i < LINK_PREFIX.length; i++) {
       shaped = block[start + i] === LINK_PREFIX[i]
     }
     if (!shaped) {
       this.failWith('child links must be CIDv1 dag-cbor sha2-256', 'link')
     }
-    this.position = start + length
     // built directly over the block's bytes: the prefix is already checked, so no varint parsing or copying
-    const bytes = block.subarray(start + 1, start + length)
+    const bytes = block.subarray(start + 1, this.position)
     return new CID(1, DAG_CBOR_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, bytes.subarray(4), bytes.subarray(2)), bytes)
   }
 }

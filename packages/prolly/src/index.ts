@@ -34,8 +34,8 @@
  * In the spirit of the IPLD Prolly Tree specification's hash-threshold strategy, each level is cut left to right:
  * a node closes after an entry whose key is a boundary (the first 4 bytes of sha256(level byte ‖ key), big-endian,
  * are below 2^32 / `targetFanout`, or / `leafFanout` in leaves), and closes early, before an entry, when that
- * entry would push the node's encoded size past `maxNodeBytes`. Leaves hash their own keys; branches hash each child's first key. The root is
- * the single node of the first level that has only one. Boundaries depend on keys, not values: a value change
+ * entry would push the node's encoded size past `maxNodeBytes`. Leaves hash their own keys; branches hash each
+ * child's first key. The root is the single node of the first level that has only one. Boundaries depend on keys, not values: a value change
  * never moves a boundary (unless it crosses the size bound), so an update rewrites one path per changed key.
  * The shape (`targetFanout`, `leafFanout`) and `maxNodeBytes` are part of a tree's identity: writers that must agree
  * on roots must agree on them.

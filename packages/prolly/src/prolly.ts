@@ -33,9 +33,9 @@ class DefaultProlly implements Prolly {
   readonly stats: ProllyStats
   private readonly ctx: TreeContext
 
-  constructor (store: NodeStore, stats: ProllyStats, shape: TreeShape) {
+  constructor (store: NodeStore, stats: ProllyStats, shape: Required<TreeShape>) {
     this.stats = stats
-    this.ctx = { store, rules: new ChunkRules(resolveShape(shape), store.maxNodeBytes) }
+    this.ctx = { store, rules: new ChunkRules(shape, store.maxNodeBytes) }
   }
 
   async build (sortedEntries: Iterable<Entry> | AsyncIterable<Entry>, options: ProllyOptions = {}): Promise<CID> {
@@ -89,7 +89,7 @@ class DefaultProlly implements Prolly {
   }
 
   withShape (shape: TreeShape): Prolly {
-    return new DefaultProlly(this.ctx.store, this.stats, shape)
+    return new DefaultProlly(this.ctx.store, this.stats, resolveShape(shape))
   }
 
   resetStats (): void {
