@@ -15,6 +15,11 @@ function keyOf (cid: CID): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
 
+async function found (cid: CID, bytes: Uint8Array | undefined): Promise<Uint8Array> {
+  if (bytes === undefined) throw Object.assign(new Error(`block ${cid.toString()} not found`), { name: 'NotFoundError' })
+  return Promise.resolve(bytes)
+}
+
 export class PackStore implements BlockStore {
   private readonly blocks = new Map<string, Uint8Array>()
   /** bytes of block data held */
@@ -25,9 +30,7 @@ export class PackStore implements BlockStore {
   }
 
   async get (cid: CID): Promise<Uint8Array> {
-    const bytes = this.blocks.get(keyOf(cid))
-    if (bytes === undefined) throw Object.assign(new Error(`block ${cid.toString()} not found`), { name: 'NotFoundError' })
-    return Promise.resolve(bytes)
+    return found(cid, this.blocks.get(keyOf(cid)))
   }
 
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
@@ -46,7 +49,11 @@ export class PackStore implements BlockStore {
   overlay (): BlockStore {
     const written = new Map<string, Uint8Array>()
     return {
-      get: async (cid) => written.get(keyOf(cid)) ?? this.get(cid),
+      get: async (cid) => {
+        // one key per read: it is a string built from the CID's bytes, not free
+        const key = keyOf(cid)
+        return found(cid, written.get(key) ?? this.blocks.get(key))
+      },
       put: async (cid, bytes) => { written.set(keyOf(cid), bytes); return Promise.resolve() },
       has: async (cid) => Promise.resolve(written.has(keyOf(cid)) || this.blocks.has(keyOf(cid)))
     }

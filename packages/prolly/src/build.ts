@@ -1,17 +1,17 @@
 import { CustomProgressEvent } from 'progress-events'
-import { BRANCH_ITEMS, Chunker, LEAF_ITEMS } from './chunker.js'
-import { encodeNode, leafNode } from './codec.js'
+import { Chunker } from './chunker.js'
+import { encodeNode, leafNode, linkCid } from './codec.js'
 import { UnsortedEntriesError } from './errors.js'
 import { compareBytes, validateKey, validateValue } from './keys.js'
 import { throwIfAborted } from './store.js'
-import type { ItemKind } from './chunker.js'
-import type { ChildRef } from './codec.js'
+import type { LevelItem } from './chunker.js'
+import type { ChildRef, Link } from './codec.js'
 import type { TreeContext } from './context.js'
 import type { Entry, ProllyOptions } from './index.js'
 import type { CID } from 'multiformats/cid'
 
-interface LevelState<T extends { key: Uint8Array }> {
-  chunker: Chunker<T>
+interface LevelState {
+  chunker: Chunker
   /** nodes closed on this level so far */
   emitted: number
   /** the level's first node, passed up only once a second one shows the level is not the root */
@@ -19,7 +19,7 @@ interface LevelState<T extends { key: Uint8Array }> {
 }
 
 export interface BuiltTree {
-  root: CID
+  root: Link
   level: number
 }
 
@@ -28,29 +28,29 @@ export interface BuiltTree {
  * whatever the number of entries. `baseLevel` 0 takes entries; a higher base takes child references, which is how
  * mutate grows a tree above its old root.
  */
-export class TreeBuilder<T extends { key: Uint8Array }> {
+export class TreeBuilder {
   /** blocks written */
   blocks = 0
   /** items taken at the base level */
   items = 0
-  private readonly base: LevelState<T>
-  private readonly branches: Array<LevelState<ChildRef>> = []
+  private readonly base: LevelState
+  private readonly branches: LevelState[] = []
 
-  constructor (private readonly ctx: TreeContext, private readonly baseLevel: number, private readonly kind: ItemKind<T>, private readonly options: ProllyOptions = {}) {
-    this.base = { chunker: new Chunker(baseLevel, ctx.rules, kind), emitted: 0, held: undefined }
+  constructor (private readonly ctx: TreeContext, private readonly baseLevel: number, private readonly options: ProllyOptions = {}) {
+    this.base = { chunker: new Chunker(baseLevel, ctx.rules), emitted: 0, held: undefined }
   }
 
-  /** Takes the next item; returns a promise only when a node closed and is being written. */
-  add (item: T): Promise<void> | undefined {
+  /** Takes the next item (an entry on level 0, a child reference above); returns a promise only when a node closed and is being written. */
+  add (item: LevelItem): Promise<void> | undefined {
     this.items++
     this.base.chunker.push(item)
-    return this.base.chunker.ready ? this.closeChunks(this.baseLevel, this.base, this.kind) : undefined
+    return this.base.chunker.ready ? this.closeChunks(this.baseLevel, this.base) : undefined
   }
 
   /** Closes every open chunk and returns the root: the first level that ended up with a single node. */
   async finish (): Promise<BuiltTree> {
     this.base.chunker.flush()
-    await this.closeChunks(this.baseLevel, this.base, this.kind)
+    await this.closeChunks(this.baseLevel, this.base)
     if (this.base.emitted === 0) {
       return { root: await this.write(leafNode([], [])), level: 0 }
     }
@@ -60,26 +60,25 @@ export class TreeBuilder<T extends { key: Uint8Array }> {
     for (let level = this.baseLevel + 1; ; level++) {
       const state = this.branchLevel(level)
       state.chunker.flush()
-      await this.closeChunks(level, state, BRANCH_ITEMS)
+      await this.closeChunks(level, state)
       if (state.emitted === 1) {
         return { root: state.held!.link, level }
       }
     }
   }
 
-  private branchLevel (level: number): LevelState<ChildRef> {
+  private branchLevel (level: number): LevelState {
     const index = level - this.baseLevel - 1
     let state = this.branches[index]
     if (state === undefined) {
-      state = { chunker: new Chunker(level, this.ctx.rules, BRANCH_ITEMS), emitted: 0, held: undefined }
+      state = { chunker: new Chunker(level, this.ctx.rules), emitted: 0, held: undefined }
       this.branches[index] = state
     }
     return state
   }
 
-  private async closeChunks<I extends { key: Uint8Array }> (level: number, state: LevelState<I>, kind: ItemKind<I>): Promise<void> {
-    for (let items = state.chunker.take(); items !== undefined; items = state.chunker.take()) {
-      const node = kind.node(level, items)
+  private async closeChunks (level: number, state: LevelState): Promise<void> {
+    for (let node = state.chunker.take(); node !== undefined; node = state.chunker.take()) {
       const ref = { key: node.keys[0]!, link: await this.write(node), count: node.count }
       if (level === 0) {
         this.options.onProgress?.(new CustomProgressEvent('prolly:build:chunk', { entries: this.items, blocks: this.blocks }))
@@ -95,21 +94,21 @@ export class TreeBuilder<T extends { key: Uint8Array }> {
         state.held = undefined
       }
       parent.chunker.push(ref)
-      await this.closeChunks(level + 1, parent, BRANCH_ITEMS)
+      await this.closeChunks(level + 1, parent)
     }
   }
 
-  private async write (node: Parameters<typeof encodeNode>[0]): Promise<CID> {
+  private async write (node: Parameters<typeof encodeNode>[0]): Promise<Link> {
     const block = encodeNode(node)
     await this.ctx.store.put(block, this.options, node)
     this.blocks++
-    return block.cid
+    return block.cid.bytes
   }
 }
 
 /** Builds a tree from entries sorted strictly ascending by key, holding only one open node per level. */
 export async function build (ctx: TreeContext, entries: Iterable<Entry> | AsyncIterable<Entry>, options: ProllyOptions = {}): Promise<CID> {
-  const builder = new TreeBuilder(ctx, 0, LEAF_ITEMS, options)
+  const builder = new TreeBuilder(ctx, 0, options)
   let previous: Uint8Array | undefined
   const take = (entry: Entry): Promise<void> | undefined => {
     const key = validateKey(entry.key)
@@ -136,5 +135,5 @@ export async function build (ctx: TreeContext, entries: Iterable<Entry> | AsyncI
     }
   }
   throwIfAborted(options.signal)
-  return (await builder.finish()).root
+  return linkCid((await builder.finish()).root)
 }

@@ -1,23 +1,27 @@
 import { equalBytes } from './keys.js'
-import type { TreeNode } from './codec.js'
+import type { Link, TreeNode } from './codec.js'
 import type { CID } from 'multiformats/cid'
 
-/** A CID's bytes as a latin1 string, for Maps and Sets of CIDs of any kind. */
-export function cidKey (cid: CID): string {
-  const bytes = cid.bytes
+/** Bytes as a latin1 string, for Maps and Sets of links (or any byte strings). */
+export function bytesKey (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
 
+/** A CID's bytes as a latin1 string, for Maps and Sets of CIDs of any kind. */
+export function cidKey (cid: CID): string {
+  return bytesKey(cid.bytes)
+}
+
 interface CacheEntry {
-  digest: Uint8Array
+  link: Link
   node: TreeNode
   /** read since it last came up for eviction */
   used: boolean
 }
 
 /**
- * Decoded nodes by CID, bounded by node count (0 disables it). Lookups allocate nothing: the Map key is 30 bits of
- * the sha2-256 digest (a small integer) and a hit is confirmed against the whole digest, so a colliding CID is just
+ * Decoded nodes by link, bounded by node count (0 disables it). Lookups allocate nothing: the Map key is 30 bits of
+ * the sha2-256 digest (a small integer) and a hit is confirmed against the whole link, so a colliding link is just
  * a miss. Eviction is second-chance (CLOCK): a hit only sets a flag, and an entry read since its last turn goes
  * back to the end of the line instead of out.
  */
@@ -49,25 +53,24 @@ export class NodeCache {
     }
   }
 
-  get (cid: CID): TreeNode | undefined {
-    const digest = cid.multihash.digest
-    const entry = this.entries.get(slot(digest))
-    if (entry === undefined || !equalBytes(entry.digest, digest)) {
+  get (link: Link): TreeNode | undefined {
+    const entry = this.entries.get(slot(link))
+    if (entry === undefined || !equalBytes(entry.link, link)) {
       return undefined
     }
     entry.used = true
     return entry.node
   }
 
-  set (cid: CID, node: TreeNode): void {
+  set (link: Link, node: TreeNode): void {
     if (this.capacity === 0) {
       return
     }
-    const key = slot(cid.multihash.digest)
+    const key = slot(link)
     if (!this.entries.has(key) && this.entries.size >= this.capacity) {
       this.evict()
     }
-    this.entries.set(key, { digest: cid.multihash.digest, node, used: false })
+    this.entries.set(key, { link, node, used: false })
   }
 
   clear (): void {
@@ -102,7 +105,7 @@ export class NodeCache {
   }
 }
 
-/** 30 bits of a digest: a small integer, which V8 keeps unboxed as a Map key. */
-function slot (digest: Uint8Array): number {
-  return (digest[0]! << 22) | (digest[1]! << 14) | (digest[2]! << 6) | (digest[3]! >>> 2)
+/** 30 bits of a link's digest (it starts at byte 4): a small integer, which V8 keeps unboxed as a Map key. */
+function slot (link: Link): number {
+  return (link[4]! << 22) | (link[5]! << 14) | (link[6]! << 6) | (link[7]! >>> 2)
 }

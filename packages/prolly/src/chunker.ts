@@ -11,12 +11,11 @@
  */
 
 import { HASH_SPACE } from './constants.js'
-import { InvalidNodeError, ValueTooLargeError } from './errors.js'
+import { ValueTooLargeError } from './errors.js'
 import { SaltedHash32 } from './hash.js'
 import { branchEntryBytes, branchNode, leafEntryBytes, leafNode, nodeBytes } from './codec.js'
 import type { ChildRef, TreeNode } from './codec.js'
 import type { Entry, TreeShape } from './index.js'
-import type { CID } from 'multiformats/cid'
 
 export class ChunkRules {
   readonly maxNodeBytes: number
@@ -47,60 +46,52 @@ export class ChunkRules {
   }
 }
 
-/** What the chunker and mutate need to know about the entries of one kind of level. */
-export interface ItemKind<T extends { key: Uint8Array }> {
-  bytes(item: T): number
-  /** the node's entries as items; fails when the node is of the other kind */
-  items(node: TreeNode, cid: CID): T[]
-  node(level: number, items: readonly T[]): TreeNode
+/** An entry of a level: a leaf entry on level 0, a child reference above. */
+export type LevelItem = Entry | ChildRef
+
+/** Encoded bytes of a node's `index`th entry, as `overflows` counts them. */
+export function entryBytesAt (node: TreeNode, index: number): number {
+  return node.leaf ? leafEntryBytes(node.keys[index]!, node.values[index]!) : branchEntryBytes(node.keys[index]!, node.counts[index]!)
 }
 
-export const LEAF_ITEMS: ItemKind<Entry> = {
-  bytes: (entry) => leafEntryBytes(entry.key, entry.value),
-  items: (node, cid) => {
-    if (!node.leaf) {
-      throw new InvalidNodeError(cid, 'level', 'expected a leaf')
-    }
-    return node.keys.map((key, i) => ({ key, value: node.values[i]! }))
-  },
-  node: (_level, items) => leafNode(items.map((entry) => entry.key), items.map((entry) => entry.value))
-}
-
-export const BRANCH_ITEMS: ItemKind<ChildRef> = {
-  bytes: (child) => branchEntryBytes(child.key, child.count),
-  items: (node, cid) => {
-    if (node.leaf) {
-      throw new InvalidNodeError(cid, 'level', 'expected a branch')
-    }
-    return node.keys.map((key, i) => ({ key, link: node.links[i]!, count: node.counts[i]! }))
-  },
-  node: (level, items) => branchNode(level, items.map((child) => child.key), items.map((child) => child.link), items.map((child) => child.count))
-}
-
-/** Cuts one level's stream of items into chunks; closed chunks queue up until taken. */
-export class Chunker<T extends { key: Uint8Array }> {
-  private items: T[] = []
+/**
+ * Cuts one level's stream of entries into nodes; closed nodes queue up until taken. Entries are held as the node's
+ * own columns (keys, then values, or links and counts), so re-chunking an old node's entries makes no object per
+ * entry and a closed chunk becomes its node as it stands.
+ */
+export class Chunker {
+  private keys: Uint8Array[] = []
+  /** leaf values, or branch links */
+  private payloads: Uint8Array[] = []
+  private counts: number[] = []
   private entryBytes = 0
-  private readonly closed: T[][] = []
+  private readonly closed: TreeNode[] = []
 
-  constructor (private readonly level: number, private readonly rules: ChunkRules, private readonly kind: ItemKind<T>) {}
+  constructor (private readonly level: number, private readonly rules: ChunkRules) {}
 
-  /** Items in the open chunk. */
+  /** Entries in the open chunk. */
   get pending (): number {
-    return this.items.length
+    return this.keys.length
   }
 
-  /** `boundary` may be passed when already known, sparing the hash (mutate knows it for keys that sat inside a node). */
-  push (item: T, boundary?: boolean): void {
-    const bytes = this.kind.bytes(item)
-    if (this.items.length > 0 && this.rules.overflows(this.level, this.items.length, this.entryBytes, bytes)) {
-      this.close()
+  /** A new entry: a leaf entry on level 0, a child reference above. */
+  push (item: LevelItem): void {
+    if (this.level === 0) {
+      const { key, value } = item as Entry
+      this.add(key, value, 1, leafEntryBytes(key, value), undefined)
+    } else {
+      const { key, link, count } = item as ChildRef
+      this.add(key, link, count, branchEntryBytes(key, count), undefined)
     }
-    this.items.push(item)
-    this.entryBytes += bytes
-    if (boundary ?? this.rules.isBoundary(this.level, item.key)) {
-      this.close()
-    }
+  }
+
+  /**
+   * The `index`th entry of an old node on this level. `boundary` may be passed when already known, sparing the hash
+   * (mutate knows it for keys that sat inside a node).
+   */
+  pushFrom (node: TreeNode, index: number, boundary?: boolean): void {
+    const payload = node.leaf ? node.values[index]! : node.links[index]!
+    this.add(node.keys[index]!, payload, node.leaf ? 1 : node.counts[index]!, entryBytesAt(node, index), boundary)
   }
 
   /** Whether a chunk has closed and waits to be taken. */
@@ -110,19 +101,36 @@ export class Chunker<T extends { key: Uint8Array }> {
 
   /** Closes the open chunk at the end of the level. */
   flush (): void {
-    if (this.items.length > 0) {
+    if (this.keys.length > 0) {
       this.close()
     }
   }
 
-  /** The oldest closed chunk, if any. */
-  take (): T[] | undefined {
+  /** The oldest closed chunk, if any, as its node. */
+  take (): TreeNode | undefined {
     return this.closed.shift()
   }
 
+  private add (key: Uint8Array, payload: Uint8Array, count: number, bytes: number, boundary: boolean | undefined): void {
+    if (this.keys.length > 0 && this.rules.overflows(this.level, this.keys.length, this.entryBytes, bytes)) {
+      this.close()
+    }
+    this.keys.push(key)
+    this.payloads.push(payload)
+    if (this.level > 0) {
+      this.counts.push(count)
+    }
+    this.entryBytes += bytes
+    if (boundary ?? this.rules.isBoundary(this.level, key)) {
+      this.close()
+    }
+  }
+
   private close (): void {
-    this.closed.push(this.items)
-    this.items = []
+    this.closed.push(this.level === 0 ? leafNode(this.keys, this.payloads) : branchNode(this.level, this.keys, this.payloads, this.counts))
+    this.keys = []
+    this.payloads = []
+    this.counts = []
     this.entryBytes = 0
   }
 }

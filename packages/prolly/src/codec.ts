@@ -17,7 +17,7 @@ import { DAG_CBOR_CODE, LINK_BYTES, MAX_COUNT, MAX_KEY_BYTES, MAX_LEVEL, SHA2_25
 import { CborReader, CID_TAG, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_UINT, headBytes, writeBytes, writeHead } from './cbor.js'
 import { InvalidNodeError } from './errors.js'
 import { sha256 } from './hash.js'
-import { compareBytes, equalBytes } from './keys.js'
+import { compareBytes } from './keys.js'
 import type { InvalidNodeReason } from './errors.js'
 
 export interface LeafNode {
@@ -29,11 +29,18 @@ export interface LeafNode {
   readonly count: number
 }
 
+/**
+ * A child link as a branch holds it: the 36 bytes of a node CID (CIDv1, dag-cbor, sha2-256, 32-byte digest), which
+ * are also that CID's `bytes`. Not a CID object: one is five objects, a decoded branch has 32 links, and every
+ * decoded node that a fold keeps is garbage the collector must trace. `linkCid` makes the CID when one is needed.
+ */
+export type Link = Uint8Array
+
 export interface BranchNode {
   readonly leaf: false
   readonly level: number
   readonly keys: readonly Uint8Array[]
-  readonly links: readonly CID[]
+  readonly links: readonly Link[]
   readonly counts: readonly number[]
   readonly count: number
 }
@@ -43,7 +50,7 @@ export type TreeNode = LeafNode | BranchNode
 /** A branch entry: one child node. */
 export interface ChildRef {
   key: Uint8Array
-  link: CID
+  link: Link
   count: number
 }
 
@@ -56,7 +63,7 @@ export function leafNode (keys: readonly Uint8Array[], values: readonly Uint8Arr
   return { leaf: true, level: 0, keys, values, count: keys.length }
 }
 
-export function branchNode (level: number, keys: readonly Uint8Array[], links: readonly CID[], counts: readonly number[]): BranchNode {
+export function branchNode (level: number, keys: readonly Uint8Array[], links: readonly Link[], counts: readonly number[]): BranchNode {
   let count = 0
   for (const childCount of counts) {
     count += childCount
@@ -86,13 +93,13 @@ export function encodeNode (node: TreeNode): Block {
   } else {
     at = writeHead(out, at, MAJOR_ARRAY, keys.length)
     for (const link of node.links) {
-      if (!isNodeCid(link)) {
-        throw new InvalidNodeError(link, 'link', 'child links must be CIDv1 dag-cbor sha2-256')
+      if (!isNodeLink(link)) {
+        throw new InvalidNodeError(linkCid(link), 'link', 'child links must be CIDv1 dag-cbor sha2-256')
       }
       at = writeHead(out, at, MAJOR_TAG, CID_TAG)
       at = writeHead(out, at, MAJOR_BYTES, LINK_PAYLOAD_BYTES)
       out[at] = 0
-      out.set(link.bytes, at + 1)
+      out.set(link, at + 1)
       at += LINK_PAYLOAD_BYTES
     }
     at = writeHead(out, at, MAJOR_ARRAY, keys.length)
@@ -110,7 +117,12 @@ export function cidOf (bytes: Uint8Array): CID {
   const cid = new Uint8Array(new ArrayBuffer(NODE_CID_PREFIX.length + SHA2_256_BYTES))
   cid.set(NODE_CID_PREFIX, 0)
   cid.set(sha256(bytes), NODE_CID_PREFIX.length)
-  return new CID(1, DAG_CBOR_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, cid.subarray(4), cid.subarray(2)), cid)
+  return linkCid(cid)
+}
+
+/** The CID of a link, over the link's own bytes (no copy). */
+export function linkCid (link: Link): CID {
+  return new CID(1, DAG_CBOR_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, link.subarray(4), link.subarray(2)), link)
 }
 
 /** Whether a CID has the only shape a node may have: CIDv1, DAG-CBOR, 32-byte sha2-256. */
@@ -118,9 +130,29 @@ export function isNodeCid (cid: CID): boolean {
   return cid.version === 1 && cid.code === DAG_CBOR_CODE && cid.multihash.code === SHA2_256_CODE && cid.multihash.size === SHA2_256_BYTES
 }
 
-/** Whether `bytes` hash to `cid` (which must already have the node CID shape). */
-export function hashMatches (cid: CID, bytes: Uint8Array): boolean {
-  return equalBytes(cid.multihash.digest, sha256(bytes))
+/** The link to a root given as a CID, which must have the node CID shape. */
+export function rootLink (root: CID): Link {
+  if (!isNodeCid(root)) {
+    throw new InvalidNodeError(root, 'link', 'nodes must be CIDv1 dag-cbor sha2-256')
+  }
+  return root.bytes
+}
+
+/** Whether bytes are a link: the bytes of a CID of the only shape a node may have, CIDv1 dag-cbor 32-byte sha2-256. */
+export function isNodeLink (link: Uint8Array): boolean {
+  return link.length === NODE_CID_PREFIX.length + SHA2_256_BYTES && link[0] === NODE_CID_PREFIX[0] && link[1] === NODE_CID_PREFIX[1] &&
+    link[2] === NODE_CID_PREFIX[2] && link[3] === NODE_CID_PREFIX[3]
+}
+
+/** Whether `bytes` hash to the digest in `link` (which must already have the node link shape). */
+export function hashMatches (link: Link, bytes: Uint8Array): boolean {
+  const digest = sha256(bytes)
+  for (let i = 0; i < SHA2_256_BYTES; i++) {
+    if (digest[i] !== link[NODE_CID_PREFIX.length + i]) {
+      return false
+    }
+  }
+  return true
 }
 
 export function leafEntryBytes (key: Uint8Array, value: Uint8Array): number {
@@ -145,12 +177,12 @@ const NODE_CID_PREFIX = Uint8Array.from(LINK_PREFIX.slice(1))
 
 /** Strict reader for the node shape; every deviation is an InvalidNodeError naming the block. */
 class NodeReader extends CborReader {
-  constructor (bytes: Uint8Array, private readonly cid: CID) {
-    super(bytes, (detail) => { throw new InvalidNodeError(cid, 'encoding', detail) })
+  constructor (bytes: Uint8Array, private readonly block: Link) {
+    super(bytes, (detail) => { throw new InvalidNodeError(linkCid(block), 'encoding', detail) })
   }
 
   failWith (detail: string, reason: InvalidNodeReason): never {
-    throw new InvalidNodeError(this.cid, reason, detail)
+    throw new InvalidNodeError(linkCid(this.block), reason, detail)
   }
 
   keys (): Uint8Array[] {
@@ -169,7 +201,7 @@ class NodeReader extends CborReader {
     return keys
   }
 
-  link (): CID {
+  link (): Link {
     if (this.head(MAJOR_TAG) !== CID_TAG) {
       this.fail('expected a CID (tag 42)')
     }
@@ -183,16 +215,15 @@ class NodeReader extends CborReader {
     if (!shaped) {
       this.failWith('child links must be CIDv1 dag-cbor sha2-256', 'link')
     }
-    // built directly over the block's bytes: the prefix is already checked, so no varint parsing or copying
-    const bytes = block.subarray(start + 1, this.position)
-    return new CID(1, DAG_CBOR_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, bytes.subarray(4), bytes.subarray(2)), bytes)
+    // a view of the block's bytes: the prefix is already checked, so no varint parsing or copying
+    return block.subarray(start + 1, this.position)
   }
 }
 
 /** Decodes and shape-checks one node: sizes, levels, in-node key order and link form. Tree-wide checks live in verify. */
-export function decodeNode (cid: CID, bytes: Uint8Array): TreeNode {
+export function decodeNode (link: Link, bytes: Uint8Array): TreeNode {
   // a plain view, so keys and values handed out are plain Uint8Arrays even when the store returns Buffers
-  const reader = new NodeReader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), cid)
+  const reader = new NodeReader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), link)
   const fields = reader.list()
   if (fields !== 3 && fields !== 4) {
     reader.fail('a node is a list of 3 (leaf) or 4 (branch) fields')
@@ -213,7 +244,7 @@ export function decodeNode (cid: CID, bytes: Uint8Array): TreeNode {
   if (keys.length === 0) {
     reader.failWith('a branch has no children', 'empty')
   }
-  const links = new Array<CID>(reader.list(keys.length))
+  const links = new Array<Link>(reader.list(keys.length))
   for (let i = 0; i < links.length; i++) {
     links[i] = reader.link()
   }

@@ -1,3 +1,4 @@
+import { rootLink } from './codec.js'
 import { childIndex, lowerBound, validateBound } from './keys.js'
 import type { TreeNode } from './codec.js'
 import type { TreeContext } from './context.js'
@@ -22,7 +23,7 @@ async function rank (ctx: TreeContext, root: TreeNode, key: Uint8Array, options:
 export async function count (ctx: TreeContext, root: CID, range: CountRange = {}): Promise<number> {
   const gte = validateBound(range.gte)
   const lt = validateBound(range.lt)
-  const node = await ctx.store.load(root, range)
+  const node = await ctx.store.load(rootLink(root), range)
   const upper = lt === undefined ? node.count : await rank(ctx, node, lt, range)
   const lower = gte === undefined ? 0 : await rank(ctx, node, gte, range)
   return Math.max(0, upper - lower)

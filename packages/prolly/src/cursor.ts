@@ -1,9 +1,9 @@
 import { InvalidNodeError } from './errors.js'
 import { childIndex } from './keys.js'
-import type { BranchNode, LeafNode, TreeNode } from './codec.js'
+import { linkCid } from './codec.js'
+import type { BranchNode, LeafNode, Link, TreeNode } from './codec.js'
 import type { AbortOptions } from './index.js'
 import type { NodeStore } from './store.js'
-import type { CID } from 'multiformats/cid'
 
 interface Frame {
   node: BranchNode
@@ -23,34 +23,34 @@ export class Cursor {
   cacheLeaves = true
   private path: Frame[] = []
   private current: TreeNode
-  private currentCid: CID
+  private currentLink: Link
 
-  constructor (private readonly store: NodeStore, private readonly rootCid: CID, private readonly root: TreeNode, private readonly options: AbortOptions = {}) {
+  constructor (private readonly store: NodeStore, private readonly rootLink: Link, private readonly root: TreeNode, private readonly options: AbortOptions = {}) {
     this.current = root
-    this.currentCid = rootCid
+    this.currentLink = rootLink
   }
 
   get node (): TreeNode {
     return this.current
   }
 
-  get cid (): CID {
-    return this.currentCid
+  get link (): Link {
+    return this.currentLink
   }
 
   /** Moves to the node at `level` whose key range holds `target` (or to the level's first or last node). */
   async seek (target: SeekTarget, level: number): Promise<TreeNode> {
     this.path = []
     let node = this.root
-    let cid = this.rootCid
+    let link = this.rootLink
     while (!node.leaf && node.level > level) {
       const index = target === 'first' ? 0 : target === 'last' ? node.links.length - 1 : childIndex(node.keys, target)
       this.path.push({ node, index })
-      cid = node.links[index]!
+      link = node.links[index]!
       node = this.store.cachedChild(node, index) ?? await this.store.child(node, index, this.options)
     }
     this.current = node
-    this.currentCid = cid
+    this.currentLink = link
     return node
   }
 
@@ -106,12 +106,12 @@ export class Cursor {
     let frame = this.path[pivot]!
     frame.index += direction
     for (;;) {
-      const cid = frame.node.links[frame.index]!
+      const link = frame.node.links[frame.index]!
       const child = this.store.cachedChild(frame.node, frame.index) ??
         await this.store.child(frame.node, frame.index, this.options, this.cacheLeaves || frame.node.level > 1)
       if (this.path.length === depth || child.leaf) {
         this.current = child
-        this.currentCid = cid
+        this.currentLink = link
         return child
       }
       frame = { node: child, index: direction > 0 ? 0 : child.links.length - 1 }
@@ -121,7 +121,7 @@ export class Cursor {
 
   private asLeaf (node: TreeNode): LeafNode {
     if (!node.leaf) {
-      throw new InvalidNodeError(this.currentCid, 'level', 'expected a leaf')
+      throw new InvalidNodeError(linkCid(this.currentLink), 'level', 'expected a leaf')
     }
     return node
   }

@@ -1,13 +1,14 @@
+import { rootLink } from './codec.js'
 import { compareBytes, equalBytes } from './keys.js'
 import { throwIfAborted } from './store.js'
-import type { TreeNode } from './codec.js'
+import type { Link, TreeNode } from './codec.js'
 import type { TreeContext } from './context.js'
 import type { AbortOptions, DiffEntry } from './index.js'
 import type { CID } from 'multiformats/cid'
 
 interface Subtree {
   key: Uint8Array
-  link: CID
+  link: Link
   level: number
 }
 
@@ -31,7 +32,7 @@ class Side {
   constructor (private readonly ctx: TreeContext, private readonly options: AbortOptions) {}
 
   async start (root: CID): Promise<void> {
-    this.push(await this.ctx.store.load(root, this.options))
+    this.push(await this.ctx.store.load(rootLink(root), this.options))
   }
 
   peek (): Item | undefined {
@@ -105,7 +106,7 @@ async function advance (side: Side, item: Item, change: (entry: Leaf) => DiffEnt
 async function step (before: Side, after: Side, left: Item, right: Item): Promise<DiffEntry | undefined> {
   const leftLevel = isSubtree(left) ? left.level : -1
   const rightLevel = isSubtree(right) ? right.level : -1
-  if (isSubtree(left) && isSubtree(right) && left.link.equals(right.link)) {
+  if (isSubtree(left) && isSubtree(right) && equalBytes(left.link, right.link)) {
     before.pop()
     after.pop()
   } else if (!isSubtree(left) && !isSubtree(right)) {

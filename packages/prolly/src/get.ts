@@ -1,3 +1,4 @@
+import { rootLink } from './codec.js'
 import { childIndex, equalBytes, lowerBound, validateKey } from './keys.js'
 import type { TreeContext } from './context.js'
 import type { AbortOptions } from './index.js'
@@ -8,7 +9,8 @@ export async function get (ctx: TreeContext, root: CID, key: Uint8Array, options
   validateKey(key)
   const { store } = ctx
   // cached nodes are taken without an await, so a warm lookup never leaves this function's turn
-  let node = store.cached(root) ?? await store.load(root, options)
+  const link = rootLink(root)
+  let node = store.cached(link) ?? await store.load(link, options)
   while (!node.leaf) {
     const index = childIndex(node.keys, key)
     node = store.cachedChild(node, index) ?? await store.child(node, index, options)

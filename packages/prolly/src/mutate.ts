@@ -1,21 +1,21 @@
 import { CustomProgressEvent } from 'progress-events'
 import { TreeBuilder } from './build.js'
-import { BRANCH_ITEMS, Chunker, LEAF_ITEMS } from './chunker.js'
-import { encodeNode, leafNode } from './codec.js'
-import { InvalidOperationError } from './errors.js'
+import { Chunker } from './chunker.js'
+import { encodeNode, leafNode, linkCid, rootLink } from './codec.js'
+import { InvalidNodeError, InvalidOperationError } from './errors.js'
 import { Cursor } from './cursor.js'
-import { compareBytes, validateKey, validateValue } from './keys.js'
+import { compareBytes, equalBytes, validateKey, validateValue } from './keys.js'
 import { throwIfAborted } from './store.js'
-import type { ItemKind } from './chunker.js'
-import type { Block, ChildRef, TreeNode } from './codec.js'
+import type { LevelItem } from './chunker.js'
+import type { Block, ChildRef, Link, TreeNode } from './codec.js'
 import type { TreeContext } from './context.js'
-import type { Entry, MutateResult, Operation, ProllyOptions } from './index.js'
+import type { MutateResult, Operation, ProllyOptions } from './index.js'
 import type { CID } from 'multiformats/cid'
 
 /** A put (with the new item) or a delete (without) of the item at `key` on one level. */
-interface LevelOp<T> {
+interface LevelOp {
   key: Uint8Array
-  item?: T
+  item?: LevelItem
 }
 
 interface PendingBlock extends Block {
@@ -26,14 +26,14 @@ interface PendingBlock extends Block {
 
 interface LevelResult {
   /** operations on the level above */
-  up: Array<LevelOp<ChildRef>>
+  up: LevelOp[]
   /** every node the re-chunked regions produced, unchanged ones included */
   nodes: ChildRef[]
 }
 
 /** Validates a batch, sorts it by key and keeps the last operation for each key. */
-function normalize (ctx: TreeContext, batch: Iterable<Operation>): Array<LevelOp<Entry>> {
-  const ops: Array<LevelOp<Entry>> = []
+function normalize (ctx: TreeContext, batch: Iterable<Operation>): LevelOp[] {
+  const ops: LevelOp[] = []
   for (const operation of batch) {
     const key = validateKey((operation as { key?: unknown } | null)?.key)
     if (operation.op === 'put') {
@@ -58,22 +58,20 @@ function normalize (ctx: TreeContext, batch: Iterable<Operation>): Array<LevelOp
  * node always starts right after a boundary) and runs over the merged items until the new chunking closes exactly
  * where an old node ended: from there on the old chunking is reproduced as it is, so the region can stop.
  */
-async function rechunkLevel<T extends { key: Uint8Array }> (
-  ctx: TreeContext, root: CID, rootNode: TreeNode, level: number, kind: ItemKind<T>, ops: Array<LevelOp<T>>,
-  pending: PendingBlock[], options: ProllyOptions
+async function rechunkLevel (
+  ctx: TreeContext, root: Link, rootNode: TreeNode, level: number, ops: LevelOp[], pending: PendingBlock[], options: ProllyOptions
 ): Promise<LevelResult> {
   const cursor = new Cursor(ctx.store, root, rootNode, options)
   const removed: ChildRef[] = []
   const added: ChildRef[] = []
   const addedBlocks: PendingBlock[] = []
-  const chunker = new Chunker(level, ctx.rules, kind)
+  const chunker = new Chunker(level, ctx.rules)
   const emit = (): void => {
-    for (let items = chunker.take(); items !== undefined; items = chunker.take()) {
-      const node = kind.node(level, items)
+    for (let node = chunker.take(); node !== undefined; node = chunker.take()) {
       const block = { ...encodeNode(node), node }
       pending.push(block)
       addedBlocks.push(block)
-      added.push({ key: node.keys[0]!, link: block.cid, count: node.count })
+      added.push({ key: node.keys[0]!, link: block.cid.bytes, count: node.count })
     }
   }
 
@@ -82,23 +80,25 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
     throwIfAborted(options.signal)
     let node: TreeNode | undefined = await cursor.seek(ops[next]!.key, level)
     while (node !== undefined) {
-      if (node.keys.length > 0) {
-        removed.push({ key: node.keys[0]!, link: cursor.cid, count: node.count })
+      if (node.level !== level) {
+        throw new InvalidNodeError(linkCid(cursor.link), 'level', `found level ${node.level} where level ${level} is re-chunked`)
+      }
+      const size = node.keys.length
+      if (size > 0) {
+        removed.push({ key: node.keys[0]!, link: cursor.link, count: node.count })
       }
       // operations below the next node's first key land in this node
       const limit = cursor.nextKey()
-      const items = kind.items(node, cursor.cid)
       let index = 0
       for (;;) {
         const op = next < ops.length && (limit === undefined || compareBytes(ops[next]!.key, limit) < 0) ? ops[next]! : undefined
-        const item = items[index]
-        if (op === undefined && item === undefined) {
+        if (op === undefined && index === size) {
           break
         }
-        const order = op === undefined ? -1 : item === undefined ? 1 : compareBytes(item.key, op.key)
+        const order = op === undefined ? -1 : index === size ? 1 : compareBytes(node.keys[index]!, op.key)
         if (order < 0) {
           // an old key that sat inside its node is not a boundary: keys decide boundaries, so skip the hash
-          chunker.push(item!, index < items.length - 1 ? false : undefined)
+          chunker.pushFrom(node, index, index < size - 1 ? false : undefined)
           index++
         } else {
           if (op!.item !== undefined) {
@@ -123,7 +123,7 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
   }
 
   // Pair old and new nodes by first key; a node that came out identical is neither removed nor written.
-  const up: Array<LevelOp<ChildRef>> = []
+  const up: LevelOp[] = []
   let r = 0
   let a = 0
   while (r < removed.length || a < added.length) {
@@ -137,7 +137,7 @@ async function rechunkLevel<T extends { key: Uint8Array }> (
       up.push({ key: fresh!.key, item: fresh! })
       a++
     } else {
-      if (old!.link.equals(fresh!.link)) {
+      if (equalBytes(old!.link, fresh!.link)) {
         addedBlocks[a]!.unchanged = true
       } else {
         up.push({ key: fresh!.key, item: fresh! })
@@ -156,12 +156,13 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
   if (ops.length === 0) {
     return { root, written: 0 }
   }
-  const rootNode = await ctx.store.load(root, options)
+  const oldRoot = rootLink(root)
+  const rootNode = await ctx.store.load(oldRoot, options)
   // new blocks in level order, written once the final root is known
   const pending: PendingBlock[] = []
-  let level = await rechunkLevel(ctx, root, rootNode, 0, LEAF_ITEMS, ops, pending, options)
+  let level = await rechunkLevel(ctx, oldRoot, rootNode, 0, ops, pending, options)
   for (let depth = 1; depth <= rootNode.level && level.up.length > 0; depth++) {
-    level = await rechunkLevel(ctx, root, rootNode, depth, BRANCH_ITEMS, level.up, pending, options)
+    level = await rechunkLevel(ctx, oldRoot, rootNode, depth, level.up, pending, options)
   }
   if (level.up.length === 0) {
     return { root, written: 0 }
@@ -172,21 +173,21 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
   if (top.length > 1) {
     // the top level split: grow new levels above it
     const written = await writePending(ctx, pending, rootNode.level, options)
-    const builder = new TreeBuilder(ctx, rootNode.level + 1, BRANCH_ITEMS, options)
+    const builder = new TreeBuilder(ctx, rootNode.level + 1, options)
     for (const child of top) {
       await builder.add(child)
     }
     const grown = await builder.finish()
-    return { root: grown.root, written: written + builder.blocks }
+    return { root: linkCid(grown.root), written: written + builder.blocks }
   }
 
-  let newRoot: CID
+  let newRoot: Link
   let node: TreeNode
   if (top.length === 0) {
     node = leafNode([], [])
     const block = encodeNode(node)
     pending.push({ ...block, node })
-    newRoot = block.cid
+    newRoot = block.cid.bytes
   } else {
     newRoot = top[0]!.link
     node = await loadNew(ctx, pending, newRoot, options)
@@ -196,15 +197,15 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
       node = await loadNew(ctx, pending, newRoot, options)
     }
   }
-  return { root: newRoot, written: await writePending(ctx, pending, node.level, options) }
+  return { root: linkCid(newRoot), written: await writePending(ctx, pending, node.level, options) }
 }
 
-async function loadNew (ctx: TreeContext, pending: PendingBlock[], cid: CID, options: ProllyOptions): Promise<TreeNode> {
+async function loadNew (ctx: TreeContext, pending: PendingBlock[], link: Link, options: ProllyOptions): Promise<TreeNode> {
   // pending is in level order and the root chain is the top of it: search from the end
   for (let i = pending.length - 1; i >= 0; i--) {
-    if (pending[i]!.cid.equals(cid)) return pending[i]!.node
+    if (equalBytes(pending[i]!.cid.bytes, link)) return pending[i]!.node
   }
-  return ctx.store.load(cid, options)
+  return ctx.store.load(link, options)
 }
 
 /** Writes the new blocks up to `maxLevel`, children before parents; anything above is the dropped chain. */

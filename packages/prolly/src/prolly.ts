@@ -1,6 +1,6 @@
 import { build } from './build.js'
 import { ChunkRules } from './chunker.js'
-import { encodeNode, leafNode } from './codec.js'
+import { encodeNode, leafNode, rootLink } from './codec.js'
 import { DEFAULT_CACHE_SIZE, DEFAULT_MAX_NODE_BYTES, DEFAULT_TARGET_FANOUT, DEFAULT_VERIFY_BLOCKS, MAX_NODE_BYTES_LIMIT, MAX_TARGET_FANOUT, MIN_NODE_BYTES, MIN_TARGET_FANOUT } from './constants.js'
 import { count } from './count.js'
 import { diff } from './diff.js'
@@ -81,7 +81,7 @@ class DefaultProlly implements Prolly {
   }
 
   async depth (root: CID, options: AbortOptions = {}): Promise<number> {
-    return (await this.ctx.store.load(root, options)).level + 1
+    return (await this.ctx.store.load(rootLink(root), options)).level + 1
   }
 
   reserveCache (nodes: number): () => void {

@@ -1,5 +1,6 @@
 import { BatchIterator } from './batches.js'
 import { SCAN_CACHED_LEAVES } from './constants.js'
+import { rootLink } from './codec.js'
 import { Cursor } from './cursor.js'
 import { InvalidKeyError } from './errors.js'
 import { compareBytes, lowerBound, prefixEnd, validateBound } from './keys.js'
@@ -43,7 +44,8 @@ class RangeReader {
   }
 
   private async start (): Promise<Cursor> {
-    return new Cursor(this.ctx.store, this.root, await this.ctx.store.load(this.root, this.options), this.options)
+    const link = rootLink(this.root)
+    return new Cursor(this.ctx.store, link, await this.ctx.store.load(link, this.options), this.options)
   }
 
   private async forward (): Promise<Entry[]> {

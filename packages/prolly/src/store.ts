@@ -1,9 +1,9 @@
+import { CID } from 'multiformats/cid'
 import { NodeCache } from './cache.js'
-import { decodeNode, hashMatches, isNodeCid } from './codec.js'
+import { decodeNode, hashMatches, isNodeLink, linkCid } from './codec.js'
 import { AbortError, InvalidBlockError, InvalidNodeError, MissingBlockError } from './errors.js'
-import type { Block, BranchNode, TreeNode } from './codec.js'
+import type { Block, BranchNode, Link, TreeNode } from './codec.js'
 import type { AbortOptions, BlockStore, ProllyStats } from './index.js'
-import type { CID } from 'multiformats/cid'
 
 export interface NodeStoreInit {
   blocks: BlockStore
@@ -45,15 +45,19 @@ async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal | undefin
   }
 }
 
-function levelError (cid: CID, found: number, expected: number): InvalidNodeError {
-  return new InvalidNodeError(cid, 'level', `found level ${found} where its parent expects ${expected}`)
+function levelError (link: Link, found: number, expected: number): InvalidNodeError {
+  return new InvalidNodeError(linkCid(link), 'level', `found level ${found} where its parent expects ${expected}`)
 }
 
 function isNotFound (err: unknown): boolean {
   return err instanceof Error && (err.name === 'NotFoundError' || err.name === 'MissingBlockError')
 }
 
-/** Reads and writes nodes: hash checks on every fetch, strict decoding, the decoded-node cache and the counters. */
+/**
+ * Reads and writes nodes: hash checks on every fetch, strict decoding, the decoded-node cache and the counters.
+ * Nodes are addressed by link (a node CID's bytes; a root CID's `bytes` is one); a CID object is made only to ask
+ * the block store.
+ */
 export class NodeStore {
   private readonly blocks: BlockStore
   private readonly cache: NodeCache
@@ -69,11 +73,13 @@ export class NodeStore {
     this.stats = init.stats
   }
 
-  /** The block's bytes straight from the store, checked against the CID unless `check` is off. */
-  async fetch (cid: CID, options: AbortOptions = {}, check = this.verifyBlocks): Promise<Uint8Array> {
-    if (!isNodeCid(cid)) {
-      throw new InvalidNodeError(cid, 'link', 'nodes must be CIDv1 dag-cbor sha2-256')
+  /** The block's bytes straight from the store, checked against the link unless `check` is off. */
+  async fetch (link: Link, options: AbortOptions = {}, check = this.verifyBlocks): Promise<Uint8Array> {
+    // links come from decoded branches (shape-checked) and from rootLink: this only guards against misuse
+    if (!isNodeLink(link)) {
+      throw new InvalidNodeError(CID.decode(link), 'link', 'nodes must be CIDv1 dag-cbor sha2-256')
     }
+    const cid = linkCid(link)
     const signal = options.signal
     throwIfAborted(signal, cid)
     let bytes: Uint8Array
@@ -89,23 +95,23 @@ export class NodeStore {
       throw err
     }
     this.stats.blocksRead++
-    if (check && !hashMatches(cid, bytes)) {
+    if (check && !hashMatches(link, bytes)) {
       throw new InvalidBlockError(cid)
     }
     return bytes
   }
 
   /** Strictly decodes a fetched block, rejecting it first if it is over the node size bound. */
-  decode (cid: CID, bytes: Uint8Array): TreeNode {
+  decode (link: Link, bytes: Uint8Array): TreeNode {
     if (bytes.length > this.maxNodeBytes) {
-      throw new InvalidNodeError(cid, 'size', `${bytes.length} bytes is over the ${this.maxNodeBytes} byte bound`)
+      throw new InvalidNodeError(linkCid(link), 'size', `${bytes.length} bytes is over the ${this.maxNodeBytes} byte bound`)
     }
-    return decodeNode(cid, bytes)
+    return decodeNode(link, bytes)
   }
 
   /** A cached node, without waiting: the fast path of every read. */
-  cached (cid: CID): TreeNode | undefined {
-    const node = this.cache.get(cid)
+  cached (link: Link): TreeNode | undefined {
+    const node = this.cache.get(link)
     if (node !== undefined) {
       this.stats.cacheHits++
     }
@@ -123,23 +129,23 @@ export class NodeStore {
   }
 
   /** A decoded node, from the cache when it is there; `remember` false keeps a node read from the store out of it. */
-  async load (cid: CID, options: AbortOptions = {}, remember = true): Promise<TreeNode> {
-    const cached = this.cached(cid)
+  async load (link: Link, options: AbortOptions = {}, remember = true): Promise<TreeNode> {
+    const cached = this.cached(link)
     if (cached !== undefined) {
       return cached
     }
-    const node = this.decode(cid, await this.fetch(cid, options))
+    const node = this.decode(link, await this.fetch(link, options))
     if (remember) {
-      this.cache.set(cid, node)
+      this.cache.set(link, node)
     }
     return node
   }
 
   /** Loads a node that a parent claims is at `level`. */
-  async loadAt (cid: CID, level: number, options: AbortOptions = {}, remember = true): Promise<TreeNode> {
-    const node = await this.load(cid, options, remember)
+  async loadAt (link: Link, level: number, options: AbortOptions = {}, remember = true): Promise<TreeNode> {
+    const node = await this.load(link, options, remember)
     if (node.level !== level) {
-      throw levelError(cid, node.level, level)
+      throw levelError(link, node.level, level)
     }
     return node
   }
@@ -159,7 +165,7 @@ export class NodeStore {
     await this.blocks.put(block.cid, block.bytes, options.signal == null ? {} : { signal: options.signal })
     this.stats.blocksWritten++
     if (node !== undefined) {
-      this.cache.set(block.cid, node)
+      this.cache.set(block.cid.bytes, node)
     }
   }
 

@@ -1,7 +1,8 @@
 import { anySignal } from 'any-signal'
-import { cidKey } from './cache.js'
+import { bytesKey } from './cache.js'
+import { linkCid, rootLink } from './codec.js'
 import { InvalidNodeError } from './errors.js'
-import type { TreeNode } from './codec.js'
+import type { Link, TreeNode } from './codec.js'
 import type { TreeContext } from './context.js'
 import type { AbortOptions } from './index.js'
 import type { CID } from 'multiformats/cid'
@@ -35,32 +36,33 @@ export async function * traverse (ctx: TreeContext, root: CID, options: AbortOpt
   const signal = anySignal([controller.signal, options.signal])
   const prefetched = new Map<string, Promise<Uint8Array>>()
   const seen = new Set<string>()
-  const stack: Array<{ cid: CID, claim: ParentClaim | undefined }> = [{ cid: root, claim: undefined }]
+  const stack: Array<{ link: Link, claim: ParentClaim | undefined }> = [{ link: rootLink(root), claim: undefined }]
   try {
     for (let visit = stack.pop(); visit !== undefined; visit = stack.pop()) {
-      const { cid, claim } = visit
-      const key = cidKey(cid)
+      const { link, claim } = visit
+      const cid = claim === undefined ? root : linkCid(link)
+      const key = bytesKey(link)
       if (seen.has(key)) {
         throw new InvalidNodeError(cid, 'order', 'the block is linked more than once')
       }
       seen.add(key)
-      const bytes = await (prefetched.get(key) ?? ctx.store.fetch(cid, { signal }, true))
+      const bytes = await (prefetched.get(key) ?? ctx.store.fetch(link, { signal }, true))
       prefetched.delete(key)
-      const node = ctx.store.decode(cid, bytes)
+      const node = ctx.store.decode(link, bytes)
       if (claim !== undefined && node.level !== claim.level) {
         throw new InvalidNodeError(cid, 'level', `found level ${node.level} where its parent expects ${claim.level}`)
       }
       if (!node.leaf) {
         for (let i = node.links.length - 1; i >= 0; i--) {
-          stack.push({ cid: node.links[i]!, claim: { level: node.level - 1, key: node.keys[i]!, count: node.counts[i]! } })
+          stack.push({ link: node.links[i]!, claim: { level: node.level - 1, key: node.keys[i]!, count: node.counts[i]! } })
         }
-        for (const link of node.links) {
-          const linkKey = cidKey(link)
-          if (!seen.has(linkKey) && !prefetched.has(linkKey)) {
-            const fetching = ctx.store.fetch(link, { signal }, true)
+        for (const child of node.links) {
+          const childKey = bytesKey(child)
+          if (!seen.has(childKey) && !prefetched.has(childKey)) {
+            const fetching = ctx.store.fetch(child, { signal }, true)
             // a prefetch that fails is reported when (and if) its block is reached
             fetching.catch(() => {})
-            prefetched.set(linkKey, fetching)
+            prefetched.set(childKey, fetching)
           }
         }
       }

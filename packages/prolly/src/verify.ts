@@ -1,10 +1,9 @@
 import { CustomProgressEvent } from 'progress-events'
-import { BRANCH_ITEMS, LEAF_ITEMS } from './chunker.js'
+import { entryBytesAt } from './chunker.js'
 import { nodeBytes } from './codec.js'
 import { InvalidNodeError } from './errors.js'
 import { compareBytes, equalBytes } from './keys.js'
 import { traverse } from './traverse.js'
-import type { TreeNode } from './codec.js'
 import type { TreeContext } from './context.js'
 import type { ProllyOptions } from './index.js'
 import type { CID } from 'multiformats/cid'
@@ -22,12 +21,6 @@ interface OpenEdge {
   entryBytes: number
   /** whether its last key is a boundary, which closes a node whatever comes next */
   boundary: boolean
-}
-
-function firstEntryBytes (node: TreeNode): number {
-  return node.leaf
-    ? LEAF_ITEMS.bytes({ key: node.keys[0]!, value: node.values[0]! })
-    : BRANCH_ITEMS.bytes({ key: node.keys[0]!, link: node.links[0]!, count: node.counts[0]! })
 }
 
 /**
@@ -77,7 +70,7 @@ export async function verify (ctx: TreeContext, root: CID, options: ProllyOption
       }
     }
     const edge = edges[node.level]
-    if (edge !== undefined && !edge.boundary && !rules.overflows(node.level, edge.entries, edge.entryBytes, firstEntryBytes(node))) {
+    if (edge !== undefined && !edge.boundary && !rules.overflows(node.level, edge.entries, edge.entryBytes, entryBytesAt(node, 0))) {
       throw new InvalidNodeError(edge.cid, 'boundary', 'the node ends without a boundary key and without reaching the size bound')
     }
     if (keys.length > 0) {

@@ -20,7 +20,7 @@ describe('node codec', () => {
       const node = leafNode(keys, values)
       const { cid, bytes } = encodeNode(node)
       expect(hex(bytes)).toBe(hex(dagCbor.encode([0, keys, values])))
-      const decoded = decodeNode(cid, bytes)
+      const decoded = decodeNode(cid.bytes, bytes)
       expect(decoded).toEqual(node)
       const entryBytes = keys.reduce((sum, key, i) => sum + leafEntryBytes(key, values[i]!), 0)
       expect(nodeBytes(0, keys.length, entryBytes)).toBe(bytes.length)
@@ -35,10 +35,10 @@ describe('node codec', () => {
       fc.array(fc.oneof(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 2 ** 40 })), { minLength: keys.length, maxLength: keys.length })
     ))
     fc.assert(fc.property(branchArb, ([level, keys, digests, counts]) => {
-      const node = branchNode(level, keys, digests.map(linkOf), counts)
+      const node = branchNode(level, keys, digests.map((digest) => linkOf(digest).bytes), counts)
       const { cid, bytes } = encodeNode(node)
       expect(hex(bytes)).toBe(hex(dagCbor.encode([level, keys, digests.map(linkOf), counts])))
-      const decoded = decodeNode(cid, bytes)
+      const decoded = decodeNode(cid.bytes, bytes)
       expect(decoded).toEqual(node)
       const entryBytes = keys.reduce((sum, key, i) => sum + branchEntryBytes(key, counts[i]!), 0)
       expect(nodeBytes(level, keys.length, entryBytes)).toBe(bytes.length)
@@ -46,13 +46,13 @@ describe('node codec', () => {
   })
 
   it('accepts a mutated block only if it is still the canonical encoding of a node', () => {
-    const { bytes } = encodeNode(branchNode(1, [new Uint8Array([1]), new Uint8Array([2, 3])], [someCid, linkOf(new Uint8Array(32).fill(7))], [3, 300]))
+    const { bytes } = encodeNode(branchNode(1, [new Uint8Array([1]), new Uint8Array([2, 3])], [someCid.bytes, linkOf(new Uint8Array(32).fill(7)).bytes], [3, 300]))
     fc.assert(fc.property(fc.nat({ max: bytes.length - 1 }), fc.integer({ min: 0, max: 255 }), (at, byte) => {
       const mutated = Uint8Array.from(bytes)
       mutated[at] = byte
       let decoded
       try {
-        decoded = decodeNode(someCid, mutated)
+        decoded = decodeNode(someCid.bytes, mutated)
       } catch (err) {
         expect((err as Error).name).toBe('InvalidNodeError')
         return
@@ -62,7 +62,7 @@ describe('node codec', () => {
   })
 
   const rejects = async (value: Uint8Array, reason: string): Promise<void> => {
-    const err = await caught(async () => Promise.resolve().then(() => decodeNode(someCid, value)))
+    const err = await caught(async () => Promise.resolve().then(() => decodeNode(someCid.bytes, value)))
     expect(err.name).toBe('InvalidNodeError')
     expect(err.reason).toBe(reason)
     expect(err.message).toContain(someCid.toString())

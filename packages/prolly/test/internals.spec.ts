@@ -10,7 +10,8 @@ import { SaltedHash32 } from '../src/hash.js'
 import { memoryBlockStore, prolly } from '../src/index.js'
 import { collect, sequentialEntries } from './fixtures.js'
 
-const cidWith = (digest: Uint8Array): CID => CID.createV1(0x71, Digest.create(0x12, digest))
+/** a node link (a node CID's bytes) with this digest */
+const cidWith = (digest: Uint8Array): Uint8Array => CID.createV1(0x71, Digest.create(0x12, digest)).bytes
 
 describe('SaltedHash32', () => {
   it('equals the first four bytes of node:crypto sha256(salt ‖ data), across the one- and two-block limits', () => {
@@ -29,7 +30,7 @@ describe('SaltedHash32', () => {
 describe('NodeCache', () => {
   const node = leafNode([], [])
 
-  it('treats a CID that shares the 30-bit slot but not the digest as a miss', () => {
+  it('treats a link that shares the 30-bit slot but not the digest as a miss', () => {
     const cache = new NodeCache(4)
     const first = new Uint8Array(32).fill(1)
     const second = Uint8Array.from(first)

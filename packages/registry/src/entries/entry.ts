@@ -1,5 +1,6 @@
 import { cbor } from '@capdex/prolly'
 import { CID } from 'multiformats/cid'
+import { Digest } from 'multiformats/hashes/digest'
 import { equals } from 'uint8arrays/equals'
 import { MAX_ENTRY_BYTES } from './constants.js'
 import { InvalidEntryError } from './errors.js'
@@ -38,6 +39,30 @@ const SEEN = utf8.encode('seen')
 const LEASE = utf8.encode('lease')
 const RECORD = utf8.encode('record')
 const MANIFEST = utf8.encode('manifest')
+
+const DAG_JSON_CODE = 0x0129
+const SHA2_256_CODE = 0x12
+const SHA2_256_BYTES = 32
+/** How every manifest CID starts: CIDv1, dag-json (varint 0x0129), sha2-256, 32-byte digest. */
+const MANIFEST_CID_PREFIX = Uint8Array.of(0x01, 0xa9, 0x02, SHA2_256_CODE, SHA2_256_BYTES)
+
+/**
+ * The CID in a tag-42 payload (0x00, then the CID's bytes). The usual shape is built over the payload's own bytes;
+ * another goes through CID.decode, whose CID spells its prefix in shortest form: a payload that spells it otherwise
+ * is not canonical.
+ */
+function manifestCidOf (payload: Uint8Array): CID {
+  if (payload[0] !== 0) throw new Error('no 0x00 prefix')
+  const bytes = payload.subarray(1)
+  let usual = bytes.length === MANIFEST_CID_PREFIX.length + SHA2_256_BYTES
+  for (let i = 0; usual && i < MANIFEST_CID_PREFIX.length; i++) usual = bytes[i] === MANIFEST_CID_PREFIX[i]
+  if (usual) {
+    return new CID(1, DAG_JSON_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, bytes.subarray(MANIFEST_CID_PREFIX.length), bytes.subarray(3)), bytes)
+  }
+  const cid = CID.decode(bytes)
+  if (!equals(cid.bytes, bytes)) throw new Error('not in its shortest form')
+  return cid
+}
 
 function textKeyBytes (key: Uint8Array): number {
   return cbor.headBytes(key.length) + key.length
@@ -129,17 +154,13 @@ export function decodeEntry (bytes: Uint8Array): ProviderEntry {
   reader.end()
   let manifest: CID
   try {
-    if (link[0] !== 0) throw new Error('no 0x00 prefix')
-    manifest = CID.decode(link.subarray(1))
+    manifest = manifestCidOf(link)
   } catch (err) {
     throw new InvalidEntryError(`Entry "manifest" is not a CID: ${(err as Error).message}`)
   }
-  const entry: ProviderEntry = lease === undefined ? { record, manifest, seen } : { record, manifest, seen, lease }
-  // CID.decode accepts forms a DAG-CBOR writer would never produce: re-encoding settles it
-  if (!equals(encodeEntry(entry), bytes)) {
-    throw new InvalidEntryError('Entry is not in canonical form')
-  }
-  return entry
+  // canonical without re-encoding: the reader takes only shortest-form heads and the canonical key order, the lease
+  // list is stored as read, and the CID's bytes are its shortest spelling
+  return lease === undefined ? { record, manifest, seen } : { record, manifest, seen, lease }
 }
 
 /** The `uptime` attribute an entry implies, or undefined for an entry without a lease summary. */
