@@ -6,9 +6,11 @@
  *
  * The pipeline per update is the indexer's: `verifyAnnouncement` (decode, record checks, inline
  * manifest hash against the record value, Ed25519 signature, expiry), then the manifest's strict
- * decode, then `fold` in batches of 5,000 (the indexer's `batchMax`) over the previous head.
+ * decode, then `fold` over the previous head in batches of the indexer's cap for the index
+ * (`batchMaxFor`: 5,000 at 100,000 providers, 20,000 at 1,000,000), the size its batches reach under load.
  * Not included: gossipsub, the journal's fsync and the fsync of the fold's blocks (I/O, measured by
- * `bench:freshness` end to end). Blocks live in memory.
+ * `bench:freshness` end to end). Blocks live in memory, in segment buffers outside the JS heap (as
+ * a real indexer's live on disk), so the collector does not trace one object per block of the fixture.
  *
  * Each index is built directly with prolly `build` from sorted entries. The providers the measured
  * batches update (20,000 by default, one update each) are real: Ed25519 keys, signed V1+V2 records, manifests in the
@@ -17,26 +19,27 @@
  * set of attribute keys. A sample check folds the real providers from genesis with `fold` and
  * requires the same roots as the direct build.
  *
- * Rows, each over the same batches and a fresh tree engine (its decoded-node cache starts cold),
+ * Rows, each over the same updates and a fresh tree engine (its decoded-node cache starts cold),
  * after one untimed warm-up pass:
  * - `fold of verified updates`: the announcements are verified before the clock starts; this is
- *   what the fold alone sustains on one core, the figure the 60%-of-the-ceiling target is about.
- * - `verify + fold (1 core)`: the whole pipeline on the main thread.
+ *   what the fold alone sustains on one core (per CPU-second), the figure the 60%-of-the-ceiling target is about.
+ * - `verify + fold (1 core)`: the whole pipeline on the main thread, with every thread of the process
+ *   pinned to one CPU (`taskset`, where there is one): unpinned, V8's GC helper threads would run on the
+ *   idle second core and the row would not be one core's.
  * - `verify in N workers + fold`: the announcements are verified in the indexer's verifier (N worker
  *   threads, up to 2, one per core, running at a lower priority than the main thread) as they
- *   arrive (every batch is handed over at once) while the main thread folds each batch as soon as
- *   it is verified (target: ≥ 1.5× the 1-core pipeline). It is compared with both figures of the
- *   1-core row: its wall-clock rate, which has V8's GC helper threads running on the idle second core,
- *   and its rate per CPU-second, which is what one core sustains. `--workers` and `--worker-nice` override
- *   the indexer's defaults.
+ *   arrive, all at once, in groups of 250; the main thread folds as the indexer schedules folds: as
+ *   soon as a cap's worth is verified, or when the oldest verified update has waited 250 ms. Target:
+ *   ≥ 1.5× the 1-core pipeline. `--workers` and `--worker-nice` override the indexer's defaults.
  * Every row reads stored records back as the indexer does: from the records it verified before (the
  * announcement listener keeps 100,000 of them), verifying only on a miss.
  *
  * Times are wall-clock on a shared machine; CPU time of the process is printed beside them. Each row
  * reports the median of `--repeat` runs (3 by default).
  *
- * Usage: `pnpm bench:fold [--sizes 100000,1000000] [--live 20] [--batch 5000] [--repeat 3] [--workers N] [--worker-nice 10] [--only fold]`
+ * Usage: `pnpm bench:fold [--sizes 100000,1000000] [--live 20] [--rounds 1] [--batch N] [--repeat 3] [--workers N] [--worker-nice 10] [--only fold]`
  */
+import { execFileSync } from 'node:child_process'
 import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto'
 import { loadavg } from 'node:os'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -50,7 +53,7 @@ import {
 } from '@capdex/registry'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { DEFAULT_BATCH_MAX, DEFAULT_VERIFY_WORKER_NICE, announcementVerifier } from '@capdex/node'
+import { DEFAULT_BATCH_MS, DEFAULT_VERIFY_WORKER_NICE, announcementVerifier, batchMaxFor } from '@capdex/node'
 import { PackStore } from '../lib/pack-store.js'
 import { seededRandom, simulatedKey, simulatedManifest } from '../lib/simulated-providers.js'
 import type { Manifest } from '@capdex/manifest'
@@ -63,8 +66,10 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100000,1000000' },
     /** thousands of real providers, one signed update each */
     live: { type: 'string', default: '20' },
-    /** updates per fold (the indexer's default batchMax) */
-    batch: { type: 'string', default: String(DEFAULT_BATCH_MAX) },
+    /** updates per live provider, one per round */
+    rounds: { type: 'string', default: '1' },
+    /** updates per fold (default: the indexer's cap for the index, `batchMaxFor`) */
+    batch: { type: 'string' },
     seed: { type: 'string', default: 'bench-fold-v1' },
     /** timed runs per row; the row reports its median run (the machines are noisy) */
     repeat: { type: 'string', default: '3' },
@@ -78,13 +83,19 @@ const { values } = parseArgs({
   strict: true
 })
 const SIZES = values.sizes.split(',').map(Number)
-const BATCH = Number(values.batch)
+/** Updates per fold in an index of `n` providers: the indexer's batch cap, reached under a backlog. */
+const batchFor = (n: number): number => values.batch === undefined ? batchMaxFor(n) : Number(values.batch)
 /**
  * One update per live provider, so every fold touches providers that no earlier fold touched, as in a large
- * registry (a provider heartbeats every 3 minutes, long after its leaf left any cache). With 4 folds of 5,000 the
- * worker variant has a next batch to verify while one folds, and filling the pipeline is a quarter of the run.
+ * registry (a provider heartbeats every 3 minutes, long after its leaf left any cache).
  */
 const LIVE = 1000 * Number(values.live)
+/**
+ * Rounds of updates: each live provider heartbeats (or changes its manifest) once per round, so more rounds make a
+ * longer backlog without more providers. A later round's folds find the same leaves rewritten by the first one and the
+ * heap holds every round's updates, so the figures of one round are the ones the targets are read against.
+ */
+const ROUNDS = Math.max(1, Number(values.rounds))
 const REPEAT = Math.max(1, Number(values.repeat))
 const SEED = values.seed
 const NOW = Date.parse('2025-06-01T12:00:00Z')
@@ -244,6 +255,7 @@ interface RunResult {
   seconds: number
   blocksPerFold: number
   changed: number
+  folds: number
 }
 
 function cpuSeconds (since: NodeJS.CpuUsage): number {
@@ -265,19 +277,28 @@ function ceiling (signed: Signed[]): { wall: number, cpu: number } {
 
 /**
  * The listener's checks after the announcement verified: its inline manifest already hashed to the record value
- * there, so what is left is the manifest's strict decode (unless the workers did it) and its provider field.
+ * there, so what is left is the manifest's strict decode and its provider field.
  */
-function toUpdate (record: VerifiedRecord, manifestBytes: Uint8Array | undefined, decoded?: Manifest): VerifiedUpdate {
+function toUpdate (record: VerifiedRecord, manifestBytes: Uint8Array | undefined): VerifiedUpdate {
   const cid = record.valueCid
   if (manifestBytes === undefined || cid === undefined) throw new Error('the announcement carries no manifest')
-  // the verifier's workers decode the manifest beside the signature; in this thread it is decoded here
-  const manifest = decoded ?? decodeManifest(manifestBytes)
+  const manifest = decodeManifest(manifestBytes)
   if (manifest.provider !== record.name) throw new Error('manifest names another provider')
   verifiedRecords.set(recordId(record.bytes), record)
   return { record, manifest, manifestCid: cid, seen: NOW, manifestBytes }
 }
 
-async function run (index: PackStore, base: Built, batches: Update[][], options: { pool?: AnnouncementVerifier, readRecord?: RecordReader, preverified?: VerifiedUpdate[][] }): Promise<RunResult> {
+/** Announcements handed to the verifier per call in the worker row: as the listener hands them over, in small groups. */
+const ARRIVAL_GROUP = 250
+
+interface RunOptions {
+  /** verify in these workers, and fold as the indexer schedules folds (see `foldAsTheIndexer`) */
+  pool?: AnnouncementVerifier
+  readRecord?: RecordReader
+  preverified?: VerifiedUpdate[][]
+}
+
+async function run (index: PackStore, base: Built, batches: Update[][], options: RunOptions): Promise<RunResult> {
   // a fresh engine: its decoded-node cache starts cold in every variant
   // the run's new blocks go to an overlay, so every variant starts from the same index
   const store = index.overlay()
@@ -301,24 +322,91 @@ async function run (index: PackStore, base: Built, batches: Update[][], options:
     const verdicts = await options.pool.verifyMany(batch.map((u) => u.announcement), { now: NOW })
     return verdicts.map((v) => {
       if (v instanceof Error) throw new Error(`an update did not verify: ${v.name}`)
-      return toUpdate(v.record, v.manifestBytes, v.manifest)
+      return toUpdate(v.record, v.manifestBytes)
     })
   }
-  const cpu = process.cpuUsage()
-  const start = performance.now()
-  // With workers, every batch goes to them at once, as the indexer verifies announcements when they arrive: the
-  // workers run ahead while the main thread folds. In this thread, each batch is verified when its turn comes.
-  const verifying = options.pool === undefined ? undefined : batches.map(verifyBatch)
-  for (let b = 0; b < batches.length; b++) {
-    const verified = await (verifying?.[b] ?? verifyBatch(batches[b]!))
-    const result = await fold(components, head, verified, { now: NOW + b + 1, network: NETWORK, indexer: base.snapshot.indexer })
+  let folds = 0
+  const foldNext = async (verified: VerifiedUpdate[]): Promise<void> => {
+    const result = await fold(components, head, verified, { now: NOW + folds + 1, network: NETWORK, indexer: base.snapshot.indexer })
     head = { snapshot: result.snapshot, cid: result.cid }
     written += result.written
     changed += result.changed
     updates += verified.length
+    folds++
+  }
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  if (options.pool !== undefined) {
+    await foldAsTheIndexer(batches.flat(), batches[0]!.length, verifyBatch, foldNext)
+  } else {
+    // in this thread, each batch is verified when its turn comes, then folded
+    for (const batch of batches) await foldNext(await verifyBatch(batch))
   }
   const seconds = (performance.now() - start) / 1000
-  return { updatesPerSecond: updates / seconds, cpuUpdatesPerSecond: updates / cpuSeconds(cpu), seconds, blocksPerFold: written / batches.length, changed }
+  return { updatesPerSecond: updates / seconds, cpuUpdatesPerSecond: updates / cpuSeconds(cpu), seconds, blocksPerFold: written / folds, changed, folds }
+}
+
+/**
+ * The indexer's schedule over a backlog: every announcement arrives at once and goes to the verifier in groups as the
+ * listener hands them over; verified updates queue, and a fold takes up to `cap` of them as soon as that many wait, or
+ * once the oldest has waited `DEFAULT_BATCH_MS` (the indexer's `schedule`). So the first fold starts before a whole
+ * batch is verified, and while one folds, the workers verify the next.
+ */
+async function foldAsTheIndexer (all: Update[], cap: number, verify: (group: Update[]) => Promise<VerifiedUpdate[]>, foldNext: (verified: VerifiedUpdate[]) => Promise<void>): Promise<void> {
+  const waiting: Array<{ arrived: number, update: VerifiedUpdate }> = []
+  let arrivals = 0
+  let wake: (() => void) | undefined
+  let failure: Error | undefined
+  for (let g = 0; g < all.length; g += ARRIVAL_GROUP) {
+    const group = all.slice(g, g + ARRIVAL_GROUP)
+    verify(group).then((verified) => {
+      const arrived = performance.now()
+      for (const update of verified) waiting.push({ arrived, update })
+      arrivals += group.length
+    }, (err: unknown) => { failure = err instanceof Error ? err : new Error(String(err)) }).finally(() => wake?.())
+  }
+  const nextArrival = async (ms?: number): Promise<void> => new Promise((resolve) => {
+    const timer = ms === undefined ? undefined : setTimeout(resolve, ms)
+    wake = () => { clearTimeout(timer); wake = undefined; resolve() }
+  })
+  let folded = 0
+  while (folded < all.length) {
+    if (failure !== undefined) throw failure
+    const oldest = waiting[0]
+    if (oldest === undefined) {
+      await nextArrival()
+      continue
+    }
+    const due = oldest.arrived + DEFAULT_BATCH_MS - performance.now()
+    if (waiting.length < cap && due > 0 && arrivals < all.length) {
+      await nextArrival(due)
+      continue
+    }
+    const batch = waiting.splice(0, cap).map((w) => w.update)
+    await foldNext(batch)
+    folded += batch.length
+  }
+}
+
+/**
+ * Runs `measure` with every thread of this process on one CPU (Linux `taskset`), so that a 1-core figure is one
+ * core's: unpinned, V8's GC helper threads run on the idle second core. Elsewhere, or where taskset is missing or
+ * refused, it runs unpinned and says so.
+ */
+async function onOneCore<T> (measure: () => Promise<T>): Promise<{ result: T, pinned: boolean }> {
+  const pid = String(process.pid)
+  let mask: string | undefined
+  try {
+    mask = /: ([0-9a-f]+)\s*$/.exec(execFileSync('taskset', ['-p', pid], { encoding: 'utf8' }))?.[1]
+    if (mask !== undefined) execFileSync('taskset', ['-a', '-p', '1', pid], { stdio: 'ignore' })
+  } catch {
+    mask = undefined
+  }
+  try {
+    return { result: await measure(), pinned: mask !== undefined }
+  } finally {
+    if (mask !== undefined) execFileSync('taskset', ['-a', '-p', mask, pid], { stdio: 'ignore' })
+  }
 }
 
 /** The median of REPEAT runs, by the figure the row reports. */
@@ -341,7 +429,7 @@ async function sampleCheck (live: LiveProvider[]): Promise<boolean> {
   return direct.snapshot.providers.equals(viaFold.snapshot.providers) && direct.snapshot.attrs.equals(viaFold.snapshot.attrs)
 }
 
-console.log(`bench:fold: ${SIZES.map((n) => fmt(n)).join(' and ')} providers, ${fmt(LIVE)} signed updates (one for each of ${fmt(LIVE)} providers) in folds of ${fmt(BATCH)}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+console.log(`bench:fold: ${SIZES.map((n) => fmt(n)).join(' and ')} providers, ${fmt(LIVE * ROUNDS)} signed updates (${ROUNDS} for each of ${fmt(LIVE)} providers) in folds of ${SIZES.map((n) => fmt(batchFor(n))).join(' and ')}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 const prepStart = performance.now()
 const live: LiveProvider[] = []
 for (let i = 0; i < LIVE; i++) live.push(await liveProvider(i))
@@ -351,19 +439,23 @@ if (!sampleOk) throw new Error('sample check failed: the direct build does not g
 // the measured updates, one per live provider: 70% heartbeats (same manifest, next sequence) and 30%
 // changed manifests
 const updates: Update[] = []
-const issued = NOW - 60_000
-for (const [i, p] of live.entries()) {
-  const rand = seededRandom(1_000_000 + i)
-  let { manifest, manifestBytes, cid } = p
-  if (rand() < 0.3) {
-    manifest = { ...manifest, issuedAt: new Date(issued).toISOString(), prev: cid, status: manifest.status === 'available' ? 'busy' : 'available' }
-    manifestBytes = encodeManifest(manifest)
-    cid = manifestCid(manifestBytes)
+const current = live.map(({ manifest, manifestBytes, cid }) => ({ manifest, manifestBytes, cid }))
+for (let round = 0; round < ROUNDS; round++) {
+  // each round's records are a second later, so later rounds win
+  const issued = NOW - 60_000 + 1000 * round
+  for (const [i, p] of live.entries()) {
+    const rand = seededRandom(1_000_000 + LIVE * round + i)
+    let { manifest, manifestBytes, cid } = current[i]!
+    if (rand() < 0.3) {
+      manifest = { ...manifest, issuedAt: new Date(issued).toISOString(), prev: cid, status: manifest.status === 'available' ? 'busy' : 'available' }
+      manifestBytes = encodeManifest(manifest)
+      cid = manifestCid(manifestBytes)
+      current[i] = { manifest, manifestBytes, cid }
+    }
+    const { bytes, signed } = await signRecord(p.key, cid, 2n + BigInt(round), issued)
+    updates.push({ announcement: encodeAnnouncement({ record: bytes, manifest: manifestBytes }), signed, name: p.name })
   }
-  const { bytes, signed } = await signRecord(p.key, cid, 2n, issued)
-  updates.push({ announcement: encodeAnnouncement({ record: bytes, manifest: manifestBytes }), signed, name: p.name })
 }
-const batches = Array.from({ length: Math.ceil(updates.length / BATCH) }, (_, b) => updates.slice(b * BATCH, (b + 1) * BATCH))
 // the records this process verified, as the indexer keeps them, by their bytes
 const verifiedRecords = new Map<string, VerifiedRecord>()
 const recordId = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
@@ -373,7 +465,7 @@ const cachedReader: RecordReader = async (name, bytes, options) => {
   if (hit !== undefined && hit.name === name) return hit
   return verifyRecord(name, bytes, { allowExpired: true, ...options })
 }
-console.log(`prepared ${fmt(LIVE)} signed providers and their updates in ${fmt((performance.now() - prepStart) / 1000, 1)} s (sample check: direct build = fold: ${sampleOk})`)
+console.log(`prepared ${fmt(LIVE)} signed providers and their ${fmt(updates.length)} updates in ${fmt((performance.now() - prepStart) / 1000, 1)} s (sample check: direct build = fold: ${sampleOk})`)
 
 const recordBytes = live[0]!.record.bytes.length
 
@@ -396,7 +488,10 @@ async function index (n: number): Promise<{ store: PackStore, base: Built, cache
   await built.save(dir)
   const meta: Meta = { version: VERSION, providers: n, live: LIVE, seed: SEED, snapshot: base.cid.toString(), attrKeys: base.attrKeys, buildSeconds: base.seconds }
   await writeFile(join(dir, 'meta.json'), JSON.stringify(meta, null, 2))
-  return { store: built, base, cached: false }
+  // measured from the saved segments, as on later runs: a fresh build holds its blocks in a map, one object each
+  const saved = await PackStore.load(dir)
+  if (saved === undefined) throw new Error(`no blocks saved in ${dir}`)
+  return { store: saved, base, cached: false }
 }
 
 const workerNice = values['worker-nice'] === undefined ? DEFAULT_VERIFY_WORKER_NICE : Number(values['worker-nice'])
@@ -407,12 +502,14 @@ try {
     const { store, base, cached: fromCache } = await index(n)
     const rssBuilt = process.memoryUsage.rss()
     console.log(`\n${fmt(n)} providers: ${fromCache ? `loaded from .bench/ (built in ${fmt(base.seconds, 0)} s by an earlier run)` : `built in ${fmt(base.seconds, 1)} s, saved to .bench/`}; ${fmt(base.attrKeys)} attribute keys, ${fmt(store.size)} blocks, ${mib(store.bytes)} MiB; RSS ${mib(rssBuilt)} MiB`)
+    const batch = batchFor(n)
+    const batches = Array.from({ length: Math.ceil(updates.length / batch) }, (_, b) => updates.slice(b * batch, (b + 1) * batch))
     const before = ceiling(updates.map((u) => u.signed))
     // verified outside the timed section: what the fold alone sustains
     const preverified: VerifiedUpdate[][] = []
-    for (const batch of batches) {
+    for (const updatesOfFold of batches) {
       const out: VerifiedUpdate[] = []
-      for (const u of batch) {
+      for (const u of updatesOfFold) {
         const { record, manifestBytes } = await verifyAnnouncement(u.announcement, { now: NOW })
         out.push(toUpdate(record, manifestBytes))
       }
@@ -425,7 +522,7 @@ try {
       console.log(`  fold of verified updates (1 core)  ${fmt(foldOnly.cpuUpdatesPerSecond)} updates/s per CPU-second, ${fmt(foldOnly.blocksPerFold, 1)} blocks written per fold`)
       continue
     }
-    const single = await median(async () => run(store, base, batches, { readRecord: cachedReader }), (r) => r.updatesPerSecond)
+    const { result: single, pinned } = await onOneCore(async () => median(async () => run(store, base, batches, { readRecord: cachedReader }), (r) => r.updatesPerSecond))
     // the workers' JIT and key caches warm up untimed too, as the main thread's did above
     await pool.verifyMany(updates.map((u) => u.announcement), { now: NOW })
     const workers = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader }), (r) => r.updatesPerSecond)
@@ -435,10 +532,9 @@ try {
     const pct = (r: RunResult): string => `${fmt((100 * r.cpuUpdatesPerSecond) / verifyCeiling, 0)}% of the ceiling`
     console.log(`  Ed25519 verify ceiling (node:crypto, 1 core, CPU time): ${fmt(verifyCeiling)} verifies/s (before ${fmt(before.cpu)}, after ${fmt(after.cpu)}; wall-clock ${fmt(before.wall)} and ${fmt(after.wall)})`)
     console.log(`  fold of verified updates (1 core)  ${fmt(foldOnly.cpuUpdatesPerSecond).padStart(6)} updates/s per CPU-second = ${pct(foldOnly)} (wall-clock ${fmt(foldOnly.updatesPerSecond)}/s), ${fmt(foldOnly.blocksPerFold, 1)} blocks written per fold`)
-    console.log(`  verify + fold (1 core)             ${fmt(single.cpuUpdatesPerSecond).padStart(6)} updates/s per CPU-second = ${pct(single)} (wall-clock ${fmt(single.updatesPerSecond)}/s)`)
-    console.log(`  verify in ${pool.workers} workers + fold         ${fmt(workers.updatesPerSecond).padStart(6)} updates/s wall-clock = ${fmt(workers.updatesPerSecond / single.updatesPerSecond, 2)}× verify + fold on 1 core (workers at nice +${workerNice})`)
-    // the 1-core row's wall-clock figure is not one core's: V8's GC helper threads run on the idle second core
-    console.log(`                                     = ${fmt(workers.updatesPerSecond / single.cpuUpdatesPerSecond, 2)}× its ${fmt(single.cpuUpdatesPerSecond)} updates/s per CPU-second (the 1-core row used ${fmt(single.updatesPerSecond / single.cpuUpdatesPerSecond, 2)} cores of CPU time)`)
+    console.log(`  verify + fold (1 core)             ${fmt(single.cpuUpdatesPerSecond).padStart(6)} updates/s per CPU-second = ${pct(single)} (wall-clock ${fmt(single.updatesPerSecond)}/s, ${pinned ? 'every thread pinned to one CPU' : 'not pinned: taskset unavailable, GC helper threads ran on another core'})`)
+    console.log(`  verify in ${pool.workers} workers + fold         ${fmt(workers.updatesPerSecond).padStart(6)} updates/s wall-clock = ${fmt(workers.updatesPerSecond / single.updatesPerSecond, 2)}× verify + fold on 1 core (${workers.folds} folds as the indexer schedules them; workers at nice +${workerNice})`)
+    console.log(`                                     = ${fmt(workers.updatesPerSecond / single.cpuUpdatesPerSecond, 2)}× its ${fmt(single.cpuUpdatesPerSecond)} updates/s per CPU-second`)
     console.log(`  RSS ${mib(rss)} MiB`)
     results.push({
       providers: n,
@@ -451,10 +547,12 @@ try {
       workersWall: Math.round(workers.updatesPerSecond),
       workersVsSingleCore: Math.round((100 * workers.updatesPerSecond) / single.updatesPerSecond) / 100,
       workersVsSingleCoreCpu: Math.round((100 * workers.updatesPerSecond) / single.cpuUpdatesPerSecond) / 100,
+      singleCorePinned: pinned,
+      workerFolds: workers.folds,
       workers: pool.workers,
       workerNice,
       blocksPerFold: Math.round(foldOnly.blocksPerFold * 10) / 10,
-      batch: BATCH,
+      batch,
       updates: updates.length,
       buildSeconds: Math.round(base.seconds),
       rssMiB: mib(rss)

@@ -139,15 +139,12 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     // decode, record structure, inline manifest hash, signature, expiry
     let record: VerifiedRecord
     let inline: Uint8Array | undefined
-    // the inline manifest, when the verifier's workers decoded it already (never set without `inline`)
-    let decoded: Manifest | undefined
     try {
       const verified: PooledAnnouncement = this.verifier != null
         ? await this.verifier.verify(msg.data, now != null ? { now } : {})
         : await verifyAnnouncement(msg.data, options)
       record = verified.record
       inline = verified.manifestBytes
-      decoded = verified.manifest
       checkSupersedes(this.known.get(record.name), record)
     } catch (err) {
       return this.judge(err, 'record', from)
@@ -191,7 +188,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
         this.log('reject announcement from %p: manifest does not hash to %c', from, cid)
         return { verdict: 'reject', reason: 'manifest-hash' }
       }
-      manifest = decoded ?? decodeManifest(bytes)
+      manifest = decodeManifest(bytes)
     } catch (err) {
       return this.judge(err, 'manifest', from)
     }

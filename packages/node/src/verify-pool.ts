@@ -1,11 +1,8 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { decodeManifest } from '@capdex/manifest'
 import { verifiedRecordOf, verifyAnnouncement } from '@capdex/registry'
-import { CID } from 'multiformats/cid'
 import { InvalidOptionError } from './errors.js'
-import type { Manifest } from '@capdex/manifest'
 import type { VerifiedAnnouncement } from '@capdex/registry'
 
 /** The options a pooled verification takes: the clock, and whether an expired record may pass. */
@@ -15,16 +12,17 @@ export interface PooledVerifyOptions {
   allowExpired?: boolean
 }
 
-/** A verified announcement, with its inline manifest decoded and schema-checked where it has one. */
-export interface PooledAnnouncement extends VerifiedAnnouncement {
-  manifest?: Manifest
-}
+/**
+ * A verified announcement: its record, and its inline manifest's bytes where it has one, hashed against the record
+ * value but not decoded. The caller decodes the manifest: a decoded manifest costs more to copy from a worker
+ * (structured clone, on both sides) than to decode where it is needed.
+ */
+export type PooledAnnouncement = VerifiedAnnouncement
 
 /**
  * Verifies provider announcements (decode, record structure, inline manifest hash, Ed25519
- * signature, expiry, then the inline manifest's strict decode), spread over worker threads so this
- * work uses every core while the calling thread folds. Single calls are gathered into batches, one
- * message per worker per batch.
+ * signature, expiry), spread over worker threads so this work uses every core while the calling
+ * thread folds. Single calls are gathered into batches, one message per worker per batch.
  */
 export interface AnnouncementVerifier {
   /** worker threads in use; 0 when everything runs in the calling thread */
@@ -73,7 +71,7 @@ export interface WorkerItem {
 
 /** What a worker sends back for one announcement: plain fields, structured-clone safe. */
 export type WorkerVerdict =
-  | { ok: true, name: string, publicKey: Uint8Array, value: string, sequence: bigint, validity: number, ttlNs: bigint, record: Uint8Array, manifest: Uint8Array | undefined, decoded: Manifest | undefined }
+  | { ok: true, name: string, publicKey: Uint8Array, value: string, sequence: bigint, validity: number, ttlNs: bigint, record: Uint8Array, manifest: Uint8Array | undefined }
   | { ok: false, name: string, message: string }
 
 export interface WorkerJob { id: number, items: WorkerItem[] }
@@ -84,17 +82,10 @@ export async function verifyItem (item: WorkerItem): Promise<WorkerVerdict> {
   try {
     const options = { ...(item.now !== undefined ? { now: item.now } : {}), ...(item.allowExpired === true ? { allowExpired: true } : {}) }
     const { record, manifestBytes } = await verifyAnnouncement(item.bytes, options)
-    // decoded here too, so that the thread that folds does not spend its time on it
-    const decoded = manifestBytes === undefined ? undefined : decodeManifest(manifestBytes)
-    return { ok: true, name: record.name, publicKey: record.publicKey.raw, value: record.value, sequence: record.sequence, validity: record.validity.getTime(), ttlNs: record.ttlNs, record: record.bytes, manifest: manifestBytes, decoded }
+    return { ok: true, name: record.name, publicKey: record.publicKey.raw, value: record.value, sequence: record.sequence, validity: record.validity.getTime(), ttlNs: record.ttlNs, record: record.bytes, manifest: manifestBytes }
   } catch (err) {
     return { ok: false, name: (err as Error).name, message: (err as Error).message }
   }
-}
-
-/** A CID as it comes out of a structured clone (a plain object), made a CID again. */
-function revivedCid (cloned: CID): CID {
-  return CID.decode(cloned.bytes)
 }
 
 /** The announcement, or the error, a verdict stands for. */
@@ -103,10 +94,7 @@ function fromVerdict (v: WorkerVerdict): PooledAnnouncement | Error {
   const publicKey = publicKeyFromRaw(v.publicKey)
   if (publicKey.type !== 'Ed25519') return Object.assign(new Error('Worker returned a non-Ed25519 key'), { name: 'UnsupportedKeyTypeError' })
   const record = verifiedRecordOf({ name: v.name, publicKey, value: v.value, sequence: v.sequence, validity: new Date(v.validity), ttlNs: v.ttlNs, bytes: v.record })
-  if (v.manifest === undefined) return { record }
-  if (v.decoded === undefined) return { record, manifestBytes: v.manifest }
-  const manifest: Manifest = { ...v.decoded, prev: v.decoded.prev === null ? null : revivedCid(v.decoded.prev), attestations: v.decoded.attestations.map(revivedCid) }
-  return { record, manifestBytes: v.manifest, manifest }
+  return v.manifest === undefined ? { record } : { record, manifestBytes: v.manifest }
 }
 
 interface Waiter { items: WorkerItem[], resolve: (verdicts: WorkerVerdict[]) => void }

@@ -16,7 +16,7 @@ import { Digest } from 'multiformats/hashes/digest'
 import { DAG_CBOR_CODE, LINK_BYTES, MAX_COUNT, MAX_KEY_BYTES, MAX_LEVEL, SHA2_256_BYTES, SHA2_256_CODE } from './constants.js'
 import { CborReader, CID_TAG, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_UINT, headBytes, writeBytes, writeHead } from './cbor.js'
 import { InvalidNodeError } from './errors.js'
-import { sha256 } from './hash.js'
+import { sha256Into, sha256Matches } from './hash.js'
 import { compareBytes } from './keys.js'
 import type { InvalidNodeReason } from './errors.js'
 
@@ -116,7 +116,7 @@ export function cidOf (bytes: Uint8Array): CID {
   // which multiformats does for every CID it constructs.
   const cid = new Uint8Array(new ArrayBuffer(NODE_CID_PREFIX.length + SHA2_256_BYTES))
   cid.set(NODE_CID_PREFIX, 0)
-  cid.set(sha256(bytes), NODE_CID_PREFIX.length)
+  sha256Into(bytes, cid, NODE_CID_PREFIX.length)
   return linkCid(cid)
 }
 
@@ -146,13 +146,7 @@ export function isNodeLink (link: Uint8Array): boolean {
 
 /** Whether `bytes` hash to the digest in `link` (which must already have the node link shape). */
 export function hashMatches (link: Link, bytes: Uint8Array): boolean {
-  const digest = sha256(bytes)
-  for (let i = 0; i < SHA2_256_BYTES; i++) {
-    if (digest[i] !== link[NODE_CID_PREFIX.length + i]) {
-      return false
-    }
-  }
-  return true
+  return sha256Matches(bytes, link, NODE_CID_PREFIX.length)
 }
 
 export function leafEntryBytes (key: Uint8Array, value: Uint8Array): number {

@@ -1,4 +1,4 @@
-import { DEFAULT_BATCH_MAX, httpGateway, INDEXER_VALIDATION_BUDGET, indexerService, parseHostPort } from '@capdex/node'
+import { BATCH_MAX_LIMIT, DEFAULT_BATCH_MAX, httpGateway, INDEXER_VALIDATION_BUDGET, indexerService, parseHostPort } from '@capdex/node'
 import { contextFor, withNetworkOptions } from '../context.js'
 import { openNodeSession, untilAborted } from '../node-session.js'
 import { parseDuration, parseNonNegativeInteger, parsePositiveInteger } from '../output.js'
@@ -9,7 +9,7 @@ import type { Command } from 'commander'
 interface RunOptions extends NetworkOptions {
   http?: string
   batchMs: string
-  batchMax: string
+  batchMax?: string
   manifestTimeout: string
   verifyWorkers?: string
 }
@@ -25,13 +25,13 @@ export function registerIndexer (program: Command, signal: AbortSignal): void {
     .description('run an indexer until SIGINT/SIGTERM: validate announcements, journal them, fold them into heads, publish each head under the indexer\'s IPNS name')
     .option('--http <host:port>', 'serve a trustless gateway (/ipfs, /ipns), /v1/head and /metrics here (port 0: any free port)')
     .option('--batch-ms <ms>', 'fold window: how long a batch collects updates', '250')
-    .option('--batch-max <n>', 'fold at once when a batch holds this many updates (larger batches fold faster per update under load)', String(DEFAULT_BATCH_MAX))
+    .option('--batch-max <n>', `fold at once when a batch holds this many updates (larger batches fold faster per update under load; default: 2% of the index's providers, from ${DEFAULT_BATCH_MAX} to ${BATCH_MAX_LIMIT})`)
     .option('--manifest-timeout <duration>', 'bound on fetching a manifest that was not inlined', '10s')
     .option('--verify-workers <n>', 'worker threads that check announcement signatures while the main thread folds (0: none; default: up to 2, one per core)')
     .action(async (opts: RunOptions, command: Command) => {
       const { out, repoPath } = contextFor(command, signal)
       const batchMs = parsePositiveInteger(opts.batchMs, '--batch-ms')
-      const batchMax = parsePositiveInteger(opts.batchMax, '--batch-max')
+      const batchMax = opts.batchMax != null ? parsePositiveInteger(opts.batchMax, '--batch-max') : undefined
       const manifestTimeoutMs = parseDuration(opts.manifestTimeout)
       const verifyWorkers = opts.verifyWorkers != null ? parseNonNegativeInteger(opts.verifyWorkers, '--verify-workers') : undefined
       const address = opts.http != null ? parseHostPort(opts.http) : undefined
@@ -40,7 +40,7 @@ export function registerIndexer (program: Command, signal: AbortSignal): void {
       let service: IndexerService | undefined
       let gateway: HttpGateway | undefined
       try {
-        service = indexerService({ node: session.node, repo: session.repo }, { batchMs, batchMax, manifestTimeoutMs, ...(verifyWorkers !== undefined ? { verifyWorkers } : {}) })
+        service = indexerService({ node: session.node, repo: session.repo }, { batchMs, manifestTimeoutMs, ...(batchMax !== undefined ? { batchMax } : {}), ...(verifyWorkers !== undefined ? { verifyWorkers } : {}) })
         await service.start({
           signal,
           onProgress: (evt) => {

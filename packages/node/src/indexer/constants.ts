@@ -37,8 +37,19 @@ export const JOURNAL_MAX_ENTRY_BYTES = 128 * 1024
 /** How long a fold batch collects updates before it folds. */
 export const DEFAULT_BATCH_MS = 250
 
-/** A batch folds as soon as it holds this many updates. */
+/** A batch folds as soon as it holds this many updates: the cap of a small index, and the least the cap grows from. */
 export const DEFAULT_BATCH_MAX = 5000
+
+/**
+ * Share of the index's providers a batch may hold before it folds at once. A fold rewrites each changed leaf and
+ * every branch above one: where a batch is small against the number of level-1 branches (about 16,000 in the two
+ * trees of 1,000,000 providers), each update pays for branches of its own, and 5,000 updates there cost 2.25 blocks
+ * written each; 20,000 share them and cost 1.55 (`bench:fold`). So the cap scales with the index.
+ */
+export const BATCH_SHARE = 0.02
+
+/** Largest cap the share gives (a fold holds its batch, and the cache it reserves, in memory). */
+export const BATCH_MAX_LIMIT = 50_000
 
 /** Clock-skew tolerance: how far a provider's clock may differ from the indexer's. */
 export const DEFAULT_CLOCK_SKEW_MS = 5 * 60 * 1000

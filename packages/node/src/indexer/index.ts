@@ -36,7 +36,8 @@ import type { AbortOptions, ComponentLogger, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { ProgressEvent, ProgressOptions } from 'progress-events'
 
-export { INDEXER_VALIDATION_BUDGET, INDEXER_KEY_NAME, DEFAULT_BATCH_MS, DEFAULT_BATCH_MAX, DEFAULT_CLOCK_SKEW_MS } from './constants.js'
+export { INDEXER_VALIDATION_BUDGET, INDEXER_KEY_NAME, DEFAULT_BATCH_MS, DEFAULT_BATCH_MAX, BATCH_SHARE, BATCH_MAX_LIMIT, DEFAULT_CLOCK_SKEW_MS } from './constants.js'
+export { batchMaxFor } from './batch.js'
 export { HeadUnavailableError, CorruptHeadFileError, CorruptJournalError, JournalClosedError, IndexerStateError } from './errors.js'
 export { formatPrometheus } from './metrics.js'
 export type { IndexerMetrics, HistogramSnapshot } from './metrics.js'
@@ -66,7 +67,7 @@ export interface IndexerServiceInit {
    * A batch folds at once when it holds this many updates. Under load batches fill up, and larger
    * ones fold faster per update (tree nodes are shared between more updates).
    *
-   * @default DEFAULT_BATCH_MAX (5000)
+   * @default batchMaxFor(providers in the head): 2% of them, from 5,000 to 50,000
    */
   batchMax?: number
   /**

@@ -15,7 +15,8 @@ import { InvalidOptionError } from '../errors.js'
 import { setNewest } from '../maps.js'
 import { announcementVerifier } from '../verify-pool.js'
 import { indexBlockStore } from './blocks.js'
-import { DEFAULT_BATCH_MAX, DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, MAX_SCORED_PEERS, VERIFIED_RECORD_CACHE_SIZE, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
+import { batchMaxFor } from './batch.js'
+import { DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, MAX_SCORED_PEERS, VERIFIED_RECORD_CACHE_SIZE, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
 import { CorruptJournalError, HeadUnavailableError, IndexerStateError } from './errors.js'
 import { headStore } from './heads.js'
 import { openJournal } from './journal.js'
@@ -61,7 +62,8 @@ export class DefaultIndexerService implements IndexerService {
   private readonly logger: NonNullable<IndexerServiceComponents['logger']>
   private readonly keyName: string
   private readonly batchMs: number
-  private readonly batchMax: number
+  /** fixed by `init.batchMax`; otherwise `batchMaxFor` the head */
+  private readonly fixedBatchMax: number | undefined
   private readonly manifestTimeoutMs: number
   private readonly clockSkewMs: number
   private readonly recordLifetimeMs: number
@@ -122,7 +124,7 @@ export class DefaultIndexerService implements IndexerService {
     indexTopic(this.network)
     this.keyName = init.keyName ?? INDEXER_KEY_NAME
     this.batchMs = positive(init.batchMs ?? DEFAULT_BATCH_MS, 'batchMs')
-    this.batchMax = Math.floor(positive(init.batchMax ?? DEFAULT_BATCH_MAX, 'batchMax'))
+    this.fixedBatchMax = init.batchMax === undefined ? undefined : Math.floor(positive(init.batchMax, 'batchMax'))
     if (init.verifyWorkers !== undefined && !(Number.isInteger(init.verifyWorkers) && init.verifyWorkers >= 0)) {
       throw new InvalidOptionError(`verifyWorkers must be a non-negative integer, got ${init.verifyWorkers}`)
     }
@@ -351,6 +353,11 @@ export class DefaultIndexerService implements IndexerService {
   }
 
   // ---- folding -------------------------------------------------------------------
+
+  /** How many pending updates fold at once: the configured cap, or one that grows with the index. */
+  private get batchMax (): number {
+    return this.fixedBatchMax ?? batchMaxFor(this.current?.snapshot.count ?? 0)
+  }
 
   /** Arms the batch timer: at the end of the oldest update's window, at once for a full batch, or at the retry time. */
   private schedule (): void {
