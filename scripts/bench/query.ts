@@ -338,8 +338,9 @@ async function buildSnapshot (n: number, dir: string): Promise<{ store: PackStor
   const step = 2000
   const chunks: Packed[] = []
   let done = 0
-  await Promise.all(Array.from({ length: workers }, async (_, w) => {
-    const per = Math.ceil(n / workers)
+  // each worker's share is whole chunks: `slot` finds a provider's chunk by index / step
+  const per = Math.ceil(n / workers / step) * step
+  await Promise.all(Array.from({ length: Math.ceil(n / per) }, async (_, w) => {
     const worker = new Worker(new URL(import.meta.url), { workerData: { start: w * per, end: Math.min(n, (w + 1) * per), step } })
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (packed: Packed) => {
