@@ -13,7 +13,7 @@
  * a real indexer's live on disk), so the collector does not trace one object per block of the fixture.
  *
  * Each index is built directly with prolly `build` from sorted entries. The providers the measured
- * batches update (20,000 by default, one update each) are real: Ed25519 keys, signed V1+V2 records, manifests in the
+ * batches update (20,000 by default, one update each per round, `--rounds`) are real: Ed25519 keys, signed V1+V2 records, manifests in the
  * block store. The rest are filler: a valid entry of the same size with placeholder record bytes
  * and a manifest CID that is never read (a fold reads only the entries it updates), and their full
  * set of attribute keys. A sample check folds the real providers from genesis with `fold` and
@@ -64,7 +64,7 @@ import type { AnnouncementVerifier } from '@capdex/node'
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '100000,1000000' },
-    /** thousands of real providers, one signed update each */
+    /** thousands of real providers, one signed update each per round */
     live: { type: 'string', default: '20' },
     /** updates per live provider, one per round */
     rounds: { type: 'string', default: '1' },
@@ -86,7 +86,7 @@ const SIZES = values.sizes.split(',').map(Number)
 /** Updates per fold in an index of `n` providers: the indexer's batch cap, reached under a backlog. */
 const batchFor = (n: number): number => values.batch === undefined ? batchMaxFor(n) : Number(values.batch)
 /**
- * One update per live provider, so every fold touches providers that no earlier fold touched, as in a large
+ * One update per live provider in each round, so every fold of a round touches providers that no earlier fold touched, as in a large
  * registry (a provider heartbeats every 3 minutes, long after its leaf left any cache).
  */
 const LIVE = 1000 * Number(values.live)
@@ -436,7 +436,7 @@ for (let i = 0; i < LIVE; i++) live.push(await liveProvider(i))
 const sampleOk = await sampleCheck(live.slice(0, 200))
 if (!sampleOk) throw new Error('sample check failed: the direct build does not give fold\'s roots')
 
-// the measured updates, one per live provider: 70% heartbeats (same manifest, next sequence) and 30%
+// the measured updates, one per live provider and round: 70% heartbeats (same manifest, next sequence) and 30%
 // changed manifests
 const updates: Update[] = []
 const current = live.map(({ manifest, manifestBytes, cid }) => ({ manifest, manifestBytes, cid }))

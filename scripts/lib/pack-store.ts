@@ -28,6 +28,13 @@ async function found (cid: CID, bytes: Uint8Array | undefined): Promise<Uint8Arr
   return Promise.resolve(bytes)
 }
 
+/** Where the block of the segment record at `offset` lies: [start, end) in the segment. */
+function blockRange (segment: Buffer, offset: number): [number, number] {
+  const cidLength = segment[offset]!
+  const start = offset + RECORD_HEAD + cidLength
+  return [start, start + segment.readUInt32BE(offset + 1 + cidLength)]
+}
+
 /** The last 4 bytes of a CID (its digest's tail): already uniform, so the table's hash. */
 function tailHash (bytes: Uint8Array): number {
   const n = bytes.length
@@ -66,9 +73,7 @@ class SegmentIndex {
     const s = this.segmentOf[slot]!
     if (s === 0) return undefined
     const segment = this.segments[s - 1]!
-    const offset = this.offsetOf[slot]!
-    const start = offset + RECORD_HEAD + cid.length
-    return segment.subarray(start, start + segment.readUInt32BE(offset + 1 + cid.length))
+    return segment.subarray(...blockRange(segment, this.offsetOf[slot]!))
   }
 
   /** Every block, as key and bytes. */
@@ -78,9 +83,7 @@ class SegmentIndex {
       if (s === 0) continue
       const segment = this.segments[s - 1]!
       const offset = this.offsetOf[slot]!
-      const cidLength = segment[offset]!
-      const start = offset + RECORD_HEAD + cidLength
-      yield [segment.toString('latin1', offset + 1, offset + 1 + cidLength), segment.subarray(start, start + segment.readUInt32BE(offset + 1 + cidLength))]
+      yield [segment.toString('latin1', offset + 1, offset + 1 + segment[offset]!), segment.subarray(...blockRange(segment, offset))]
     }
   }
 
@@ -180,10 +183,8 @@ export class PackStore implements BlockStore {
     // count first, so the table is sized once
     const offsets: number[][] = segments.map((buf) => {
       const starts: number[] = []
-      for (let offset = 0; offset < buf.length;) {
+      for (let offset = 0; offset < buf.length; offset = blockRange(buf, offset)[1]) {
         starts.push(offset)
-        const cidLength = buf[offset]!
-        offset += RECORD_HEAD + cidLength + buf.readUInt32BE(offset + 1 + cidLength)
       }
       return starts
     })
@@ -194,8 +195,8 @@ export class PackStore implements BlockStore {
       for (const offset of starts) {
         if (!index.add(s, offset)) continue
         store.loadedCount++
-        const cidLength = buf[offset]!
-        store.bytes += buf.readUInt32BE(offset + 1 + cidLength)
+        const [start, end] = blockRange(buf, offset)
+        store.bytes += end - start
       }
     }
     store.loaded = index

@@ -2,6 +2,7 @@ import { cbor } from '@capdex/prolly'
 import { CID } from 'multiformats/cid'
 import { Digest } from 'multiformats/hashes/digest'
 import { equals } from 'uint8arrays/equals'
+import { DAG_JSON_CODEC, SHA2_256_HASH_CODE } from '../records/constants.js'
 import { MAX_ENTRY_BYTES } from './constants.js'
 import { InvalidEntryError } from './errors.js'
 import { leaseFromList, leaseToList, leaseUptime } from './lease.js'
@@ -40,11 +41,9 @@ const LEASE = utf8.encode('lease')
 const RECORD = utf8.encode('record')
 const MANIFEST = utf8.encode('manifest')
 
-const DAG_JSON_CODE = 0x0129
-const SHA2_256_CODE = 0x12
 const SHA2_256_BYTES = 32
 /** How every manifest CID starts: CIDv1, dag-json (varint 0x0129), sha2-256, 32-byte digest. */
-const MANIFEST_CID_PREFIX = Uint8Array.of(0x01, 0xa9, 0x02, SHA2_256_CODE, SHA2_256_BYTES)
+const MANIFEST_CID_PREFIX = Uint8Array.of(0x01, 0xa9, 0x02, SHA2_256_HASH_CODE, SHA2_256_BYTES)
 
 /**
  * The CID in a tag-42 payload (0x00, then the CID's bytes). The usual shape is built over the payload's own bytes;
@@ -57,7 +56,7 @@ function manifestCidOf (payload: Uint8Array): CID {
   let usual = bytes.length === MANIFEST_CID_PREFIX.length + SHA2_256_BYTES
   for (let i = 0; usual && i < MANIFEST_CID_PREFIX.length; i++) usual = bytes[i] === MANIFEST_CID_PREFIX[i]
   if (usual) {
-    return new CID(1, DAG_JSON_CODE, new Digest(SHA2_256_CODE, SHA2_256_BYTES, bytes.subarray(MANIFEST_CID_PREFIX.length), bytes.subarray(3)), bytes)
+    return new CID(1, DAG_JSON_CODEC, new Digest(SHA2_256_HASH_CODE, SHA2_256_BYTES, bytes.subarray(MANIFEST_CID_PREFIX.length), bytes.subarray(3)), bytes)
   }
   const cid = CID.decode(bytes)
   if (!equals(cid.bytes, bytes)) throw new Error('not in its shortest form')
