@@ -8,6 +8,7 @@ import { attrKey, attrPairId, attrRange, contextAttrs, decodeAttrKey, manifestAt
 import { decodeEntry, encodeEntry, entrySeen, entryUptime } from '../entries/entry.js'
 import { MissingManifestError } from '../entries/errors.js'
 import { leaseEnd, leaseMarks, mergeLease, sameLease } from '../entries/lease.js'
+import { SHA2_256_HASH_CODE } from '../records/constants.js'
 import { nameBytesFromRaw, selectNewest, verifyRecord } from '../records/index.js'
 import { DEFAULT_PRUNE_AFTER_MS, FOLD_CACHED_NODES_PER_PROVIDER, SNAPSHOT_VERSION } from './constants.js'
 import { InvalidFoldInputError, TimeWentBackwardsError } from './errors.js'
@@ -115,7 +116,6 @@ interface Side {
 
 const EMPTY = new Uint8Array(0)
 
-const SHA2_256 = 0x12
 
 const utf8 = new TextEncoder()
 
@@ -376,7 +376,7 @@ async function foldBatch (
 
   // 4. Manifest blocks first, then the trees, then the snapshot that points at them.
   for (const { cid, bytes } of manifestPuts) {
-    if (cid.multihash.code !== SHA2_256 || !equals(hash('sha256', bytes, 'buffer'), cid.multihash.digest)) {
+    if (cid.multihash.code !== SHA2_256_HASH_CODE || !equals(hash('sha256', bytes, 'buffer'), cid.multihash.digest)) {
       throw new InvalidFoldInputError(`Manifest bytes do not hash to ${cid.toString()}`)
     }
     await blocks.put(cid, bytes, aborts)
