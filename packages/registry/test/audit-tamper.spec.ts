@@ -3,6 +3,7 @@ import { auditLog, checkConsistency, verifySnapshot } from '../src/audit/index.j
 import { attrKey, decodeEntry, encodeEntry } from '../src/entries/index.js'
 import { nameToBytes } from '../src/records/index.js'
 import { historyOperations } from '../src/snapshot/index.js'
+import { snapshotTree } from '../src/snapshot/trees.js'
 import { chain, cold, collect, HOUR, MINUTE, publish, putSnapshot, story, T0, world } from './audit-fixtures.js'
 import type { Story, World } from './audit-fixtures.js'
 import type { ProblemKind, VerifyReport } from '../src/audit/index.js'
@@ -116,7 +117,8 @@ describe('tampering', () => {
     // the entry keeps p1's signed record (which points at its second manifest) but names its first manifest
     const entry = decodeEntry((await w.tree.get(h2.snapshot.providers, key))!)
     const oldManifest = decodeEntry((await w.tree.get(h0.snapshot.providers, key))!).manifest
-    const swapped = (await w.tree.mutate(h2.snapshot.providers, [{ op: 'put', key, value: encodeEntry({ ...entry, manifest: oldManifest }) }])).root
+    // in the providers tree's own shape, so that the swap is the only thing wrong with it
+    const swapped = (await snapshotTree(w.tree, 'providers').mutate(h2.snapshot.providers, [{ op: 'put', key, value: encodeEntry({ ...entry, manifest: oldManifest }) }])).root
     const withSwap = await rewrite(w, h2.snapshot, { providers: swapped })
     const report = await verifySnapshot(cold(w), withSwap.cid)
     expect(kinds(report)).toEqual(['manifest-cid-mismatch'])

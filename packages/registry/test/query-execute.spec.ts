@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { encodeEntry } from '../src/entries/index.js'
 import { createRecord, nameFromPublicKey, nameToBytes } from '../src/records/index.js'
 import { openSnapshot } from '../src/snapshot/index.js'
+import { snapshotTree } from '../src/snapshot/trees.js'
 import { executeQuery, explain, manifestCache, parseQuery, planQuery, query, recordCache, verifyLoadedEntry } from '../src/query/index.js'
 import {
   ATTESTERS, COUNTRIES, CORES, MEM_GIB, MODELS, NOW, REGIONS, STATUSES, UPLINKS,
@@ -329,7 +330,7 @@ describe('forged entries', () => {
 
   /** Overwrites one provider's entry in the providers tree: the tree stays valid, the entry does not. */
   async function forge (victim: Provider, entry: { record: Uint8Array, manifest: Provider['manifestCid'] }): Promise<Fixture['opened']> {
-    const { root } = await fx.prolly.mutate(fx.opened.snapshot.providers, [{ op: 'put', key: victim.providerKey, value: encodeEntry({ ...entry, seen: NOW }) }])
+    const { root } = await snapshotTree(fx.prolly, 'providers').mutate(fx.opened.snapshot.providers, [{ op: 'put', key: victim.providerKey, value: encodeEntry({ ...entry, seen: NOW }) }])
     return { cid: fx.opened.cid, snapshot: { ...fx.opened.snapshot, providers: root } }
   }
 
