@@ -116,8 +116,9 @@ describe('query over a random snapshot', () => {
       // a sort returns the same set
       expect((await collect(query(components(), fx.opened, expr, { ...options, sort: 'price' }))).map((r) => r.provider).sort(), `sort ${expr}`).toEqual([...want].sort())
     }), { numRuns: 100 })
-    // the index filters did run, in most of those queries
-    expect(filtered).toBeGreaterThan(50)
+    // the index filters did run, in many of those queries (about half: the count varies with the random queries,
+    // and a clean-clone run once saw 49, so the bound only checks that the path is well exercised)
+    expect(filtered).toBeGreaterThan(30)
   })
 
   it('marks the same providers whether a step scans its ranges or probes each key', async () => {
