@@ -74,19 +74,22 @@ export async function journaledSequences (repoPath: string): Promise<Map<string,
   return out
 }
 
+/** The label set of `capdex_updates_ignored_total` for records that a newer one of the same provider superseded. */
+export const STALE = '{reason="StaleRecordError"}'
+
 /** A metric's value from Prometheus text, or undefined when absent. */
 export function metric (text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `))
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
 
-/** Scrapes `/metrics` until `check` holds (bounded); returns the text that satisfied it. */
-export async function metricsUntil (http: string, check: (text: string) => boolean, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
+/** Scrapes `/metrics` until `check` holds (bounded); returns the text that satisfied it. `expecting` goes in the timeout's message. */
+export async function metricsUntil (http: string, check: (text: string) => boolean, options: { timeoutMs?: number, expecting?: string } = {}): Promise<string> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000)
   for (;;) {
     const text = await (await fetch(`${http}/metrics`)).text()
     if (check(text)) return text
-    if (Date.now() > deadline) throw new Error(`timed out waiting on /metrics; last scrape:\n${text}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting on /metrics${options.expecting === undefined ? '' : ` for ${options.expecting}`}; last scrape:\n${text}`)
     // each scrape is an HTTP round trip to the indexer: the poll is bounded by the deadline
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
