@@ -11,6 +11,8 @@
  * Not included: gossipsub, the journal's fsync and the fsync of the fold's blocks (I/O, measured by
  * `bench:freshness` end to end). Blocks live in memory, in segment buffers outside the JS heap (as
  * a real indexer's live on disk), so the collector does not trace one object per block of the fixture.
+ * Written blocks are copied into a reused arena, as a disk store takes them, so the fold's own buffers
+ * are garbage once written (see `PackStore.overlay`).
  *
  * Each index is built directly with prolly `build` from sorted entries. The providers the measured
  * batches update (20,000 by default, one update each per round, `--rounds`) are real: Ed25519 keys, signed V1+V2 records, manifests in the

@@ -79,7 +79,7 @@ export class TreeBuilder {
 
   private async closeChunks (level: number, state: LevelState): Promise<void> {
     for (let node = state.chunker.take(); node !== undefined; node = state.chunker.take()) {
-      const ref = { key: node.keys[0]!, link: await this.write(node), count: node.count }
+      const ref = { key: node.keys.get(0), link: await this.write(node), count: node.count }
       if (level === 0) {
         this.options.onProgress?.(new CustomProgressEvent('prolly:build:chunk', { entries: this.items, blocks: this.blocks }))
       }
@@ -100,7 +100,7 @@ export class TreeBuilder {
 
   private async write (node: Parameters<typeof encodeNode>[0]): Promise<Link> {
     const block = encodeNode(node)
-    await this.ctx.store.put(block, this.options, node)
+    await this.ctx.store.put(block, this.options, block.node)
     this.blocks++
     return block.cid.bytes
   }

@@ -13,7 +13,7 @@
 import { HASH_SPACE } from './constants.js'
 import { ValueTooLargeError } from './errors.js'
 import { SaltedHash32 } from './hash.js'
-import { branchEntryBytes, branchNode, leafEntryBytes, leafNode, nodeBytes } from './codec.js'
+import { branchEntryBytes, branchNode, entryBytesAt, leafEntryBytes, leafNode, nodeBytes } from './codec.js'
 import type { ChildRef, TreeNode } from './codec.js'
 import type { Entry, TreeShape } from './index.js'
 
@@ -48,11 +48,6 @@ export class ChunkRules {
 
 /** An entry of a level: a leaf entry on level 0, a child reference above. */
 export type LevelItem = Entry | ChildRef
-
-/** Encoded bytes of a node's `index`th entry, as `overflows` counts them. */
-export function entryBytesAt (node: TreeNode, index: number): number {
-  return node.leaf ? leafEntryBytes(node.keys[index]!, node.values[index]!) : branchEntryBytes(node.keys[index]!, node.counts[index]!)
-}
 
 /**
  * Cuts one level's stream of entries into nodes; closed nodes queue up until taken. Entries are held as the node's
@@ -90,8 +85,8 @@ export class Chunker {
    * (mutate knows it for keys that sat inside a node).
    */
   pushFrom (node: TreeNode, index: number, boundary?: boolean): void {
-    const payload = node.leaf ? node.values[index]! : node.links[index]!
-    this.add(node.keys[index]!, payload, node.leaf ? 1 : node.counts[index]!, entryBytesAt(node, index), boundary)
+    const payload = node.leaf ? node.values.get(index) : node.links.get(index)
+    this.add(node.keys.get(index), payload, node.leaf ? 1 : node.counts[index]!, entryBytesAt(node, index), boundary)
   }
 
   /** Whether a chunk has closed and waits to be taken. */

@@ -17,14 +17,88 @@ import { DAG_CBOR_CODE, LINK_BYTES, MAX_COUNT, MAX_KEY_BYTES, MAX_LEVEL, SHA2_25
 import { CborReader, CID_TAG, MAJOR_ARRAY, MAJOR_BYTES, MAJOR_TAG, MAJOR_UINT, headBytes, writeBytes, writeHead } from './cbor.js'
 import { InvalidNodeError } from './errors.js'
 import { sha256Into, sha256Matches } from './hash.js'
-import { compareBytes } from './keys.js'
+import { compareBytes, compareSpans } from './keys.js'
 import type { InvalidNodeReason } from './errors.js'
+
+/**
+ * A node's keys, values or links, read by index. A decoded node's are spans of its block, made into views only when
+ * read: a decoded leaf or branch then costs a few arrays of small integers instead of a view object per entry, which
+ * matters because a fold keeps tens of thousands of decoded nodes, and every one of them outlives a young-generation
+ * collection, so its views would be copied, promoted and traced by the next full GC.
+ */
+export interface ByteStrings {
+  readonly length: number
+  /** the `index`th byte string, as a view (a fresh one for a decoded node); `index` must be in range */
+  get (index: number): Uint8Array
+  /** its length, without making a view */
+  byteLength (index: number): number
+  /** compareBytes(get(index), other), without making a view */
+  compare (index: number, other: Uint8Array): number
+}
+
+function checkIndex (index: number, length: number): void {
+  // `>>> 0` keeps only whole numbers from 0 up: negative, fractional and NaN indexes all fail
+  if ((index >>> 0) !== index || index >= length) {
+    throw new RangeError(`index ${index} is outside 0..${length - 1}`)
+  }
+}
+
+/** Byte strings held as separate arrays: the nodes that build and mutate make from entries. */
+class ListedBytes implements ByteStrings {
+  readonly length: number
+
+  constructor (private readonly list: readonly Uint8Array[]) {
+    this.length = list.length
+  }
+
+  get (index: number): Uint8Array {
+    checkIndex(index, this.length)
+    return this.list[index]!
+  }
+
+  byteLength (index: number): number {
+    return this.get(index).length
+  }
+
+  compare (index: number, other: Uint8Array): number {
+    return compareBytes(this.get(index), other)
+  }
+}
+
+/** Byte strings that lie in one block, as `[start, end)` pairs of offsets into it. */
+class BlockSpans implements ByteStrings {
+  readonly length: number
+
+  constructor (private readonly block: Uint8Array, private readonly spans: readonly number[]) {
+    this.length = spans.length >>> 1
+  }
+
+  get (index: number): Uint8Array {
+    checkIndex(index, this.length)
+    const start = this.spans[2 * index]!
+    const end = this.spans[2 * index + 1]!
+    // index keys have no value: one shared empty array instead of a view each
+    return start === end ? EMPTY : this.block.subarray(start, end)
+  }
+
+  byteLength (index: number): number {
+    checkIndex(index, this.length)
+    return this.spans[2 * index + 1]! - this.spans[2 * index]!
+  }
+
+  compare (index: number, other: Uint8Array): number {
+    checkIndex(index, this.length)
+    return compareSpans(this.block, this.spans[2 * index]!, this.spans[2 * index + 1]!, other, 0, other.length)
+  }
+}
+
+const EMPTY = new Uint8Array(0)
 
 export interface LeafNode {
   readonly leaf: true
   readonly level: 0
-  readonly keys: readonly Uint8Array[]
-  readonly values: readonly Uint8Array[]
+  readonly keys: ByteStrings
+  readonly values: ByteStrings
   /** entries under this node */
   readonly count: number
 }
@@ -39,8 +113,9 @@ export type Link = Uint8Array
 export interface BranchNode {
   readonly leaf: false
   readonly level: number
-  readonly keys: readonly Uint8Array[]
-  readonly links: readonly Link[]
+  readonly keys: ByteStrings
+  /** child links (see `Link`) */
+  readonly links: ByteStrings
   readonly counts: readonly number[]
   readonly count: number
 }
@@ -59,11 +134,20 @@ export interface Block {
   bytes: Uint8Array
 }
 
+/** A block and its node, read from the block's own bytes (see `ByteStrings`). */
+export interface NodeBlock extends Block {
+  node: TreeNode
+}
+
 export function leafNode (keys: readonly Uint8Array[], values: readonly Uint8Array[]): LeafNode {
-  return { leaf: true, level: 0, keys, values, count: keys.length }
+  return { leaf: true, level: 0, keys: new ListedBytes(keys), values: new ListedBytes(values), count: keys.length }
 }
 
 export function branchNode (level: number, keys: readonly Uint8Array[], links: readonly Link[], counts: readonly number[]): BranchNode {
+  return makeBranch(level, new ListedBytes(keys), new ListedBytes(links), counts)
+}
+
+function makeBranch (level: number, keys: ByteStrings, links: ByteStrings, counts: readonly number[]): BranchNode {
   let count = 0
   for (const childCount of counts) {
     count += childCount
@@ -71,43 +155,58 @@ export function branchNode (level: number, keys: readonly Uint8Array[], links: r
   return { leaf: false, level, keys, links, counts, count }
 }
 
-/** Encodes a node as canonical DAG-CBOR and hashes it into its block. */
-export function encodeNode (node: TreeNode): Block {
+/** Writes a byte string and records its span. */
+function writeSpanned (out: Uint8Array, at: number, bytes: Uint8Array, spans: number[]): number {
+  const end = writeBytes(out, at, bytes)
+  spans.push(end - bytes.length, end)
+  return end
+}
+
+/**
+ * Encodes a node as canonical DAG-CBOR and hashes it into its block. The returned node is the same node read from
+ * the new block, so a cache that keeps it holds no views of the entries it was built from.
+ */
+export function encodeNode (node: TreeNode): NodeBlock {
   const { keys, level } = node
+  const size = keys.length
   let entryBytes = 0
-  for (let i = 0; i < keys.length; i++) {
-    entryBytes += node.leaf ? leafEntryBytes(keys[i]!, node.values[i]!) : branchEntryBytes(keys[i]!, node.counts[i]!)
+  for (let i = 0; i < size; i++) {
+    entryBytes += entryBytesAt(node, i)
   }
-  const out = new Uint8Array(nodeBytes(level, keys.length, entryBytes))
+  const out = new Uint8Array(nodeBytes(level, size, entryBytes))
+  const keySpans: number[] = []
   let at = writeHead(out, 0, MAJOR_ARRAY, node.leaf ? 3 : 4)
   at = writeHead(out, at, MAJOR_UINT, level)
-  at = writeHead(out, at, MAJOR_ARRAY, keys.length)
-  for (const key of keys) {
-    at = writeBytes(out, at, key)
+  at = writeHead(out, at, MAJOR_ARRAY, size)
+  for (let i = 0; i < size; i++) {
+    at = writeSpanned(out, at, keys.get(i), keySpans)
   }
+  at = writeHead(out, at, MAJOR_ARRAY, size)
   if (node.leaf) {
-    at = writeHead(out, at, MAJOR_ARRAY, keys.length)
-    for (const value of node.values) {
-      at = writeBytes(out, at, value)
+    const valueSpans: number[] = []
+    for (let i = 0; i < size; i++) {
+      at = writeSpanned(out, at, node.values.get(i), valueSpans)
     }
-  } else {
-    at = writeHead(out, at, MAJOR_ARRAY, keys.length)
-    for (const link of node.links) {
-      if (!isNodeLink(link)) {
-        throw new InvalidNodeError(linkCid(link), 'link', 'child links must be CIDv1 dag-cbor sha2-256')
-      }
-      at = writeHead(out, at, MAJOR_TAG, CID_TAG)
-      at = writeHead(out, at, MAJOR_BYTES, LINK_PAYLOAD_BYTES)
-      out[at] = 0
-      out.set(link, at + 1)
-      at += LINK_PAYLOAD_BYTES
-    }
-    at = writeHead(out, at, MAJOR_ARRAY, keys.length)
-    for (const count of node.counts) {
-      at = writeHead(out, at, MAJOR_UINT, count)
-    }
+    return { cid: cidOf(out), bytes: out, node: { leaf: true, level: 0, keys: new BlockSpans(out, keySpans), values: new BlockSpans(out, valueSpans), count: size } }
   }
-  return { cid: cidOf(out), bytes: out }
+  const linkSpans: number[] = []
+  for (let i = 0; i < size; i++) {
+    const link = node.links.get(i)
+    if (!isNodeLink(link)) {
+      throw new InvalidNodeError(linkCid(link), 'link', 'child links must be CIDv1 dag-cbor sha2-256')
+    }
+    at = writeHead(out, at, MAJOR_TAG, CID_TAG)
+    at = writeHead(out, at, MAJOR_BYTES, LINK_PAYLOAD_BYTES)
+    out[at] = 0
+    out.set(link, at + 1)
+    linkSpans.push(at + 1, at + LINK_PAYLOAD_BYTES)
+    at += LINK_PAYLOAD_BYTES
+  }
+  at = writeHead(out, at, MAJOR_ARRAY, size)
+  for (const count of node.counts) {
+    at = writeHead(out, at, MAJOR_UINT, count)
+  }
+  return { cid: cidOf(out), bytes: out, node: makeBranch(level, new BlockSpans(out, keySpans), new BlockSpans(out, linkSpans), node.counts) }
 }
 
 export function cidOf (bytes: Uint8Array): CID {
@@ -150,11 +249,25 @@ export function hashMatches (link: Link, bytes: Uint8Array): boolean {
 }
 
 export function leafEntryBytes (key: Uint8Array, value: Uint8Array): number {
-  return headBytes(key.length) + key.length + headBytes(value.length) + value.length
+  return leafEntrySize(key.length, value.length)
 }
 
 export function branchEntryBytes (key: Uint8Array, count: number): number {
-  return headBytes(key.length) + key.length + LINK_BYTES + headBytes(count)
+  return branchEntrySize(key.length, count)
+}
+
+function leafEntrySize (keyLength: number, valueLength: number): number {
+  return headBytes(keyLength) + keyLength + headBytes(valueLength) + valueLength
+}
+
+function branchEntrySize (keyLength: number, count: number): number {
+  return headBytes(keyLength) + keyLength + LINK_BYTES + headBytes(count)
+}
+
+/** Encoded bytes of a node's `index`th entry, as `nodeBytes` and the chunker count them. */
+export function entryBytesAt (node: TreeNode, index: number): number {
+  const keyLength = node.keys.byteLength(index)
+  return node.leaf ? leafEntrySize(keyLength, node.values.byteLength(index)) : branchEntrySize(keyLength, node.counts[index]!)
 }
 
 /** Exact encoded size of a node at `level` holding `entries` entries whose own encodings total `entryBytes`. */
@@ -179,23 +292,38 @@ class NodeReader extends CborReader {
     throw new InvalidNodeError(linkCid(this.block), reason, detail)
   }
 
-  keys (): Uint8Array[] {
+  /** The keys' spans, each key checked for size and order. */
+  keys (): number[] {
     const length = this.list()
-    const keys = new Array<Uint8Array>(length)
+    const spans = new Array<number>(2 * length)
+    const block = this.bytes
     for (let i = 0; i < length; i++) {
-      const key = this.byteString()
-      if (key.length > MAX_KEY_BYTES) {
-        this.failWith(`key ${i} is ${key.length} bytes, over the ${MAX_KEY_BYTES} byte limit`, 'size')
+      const start = this.byteStringStart()
+      const end = this.position
+      if (end - start > MAX_KEY_BYTES) {
+        this.failWith(`key ${i} is ${end - start} bytes, over the ${MAX_KEY_BYTES} byte limit`, 'size')
       }
-      if (i > 0 && compareBytes(keys[i - 1]!, key) >= 0) {
+      if (i > 0 && compareSpans(block, spans[2 * i - 2]!, spans[2 * i - 1]!, block, start, end) >= 0) {
         this.failWith(`key ${i} is not greater than key ${i - 1}`, 'order')
       }
-      keys[i] = key
+      spans[2 * i] = start
+      spans[2 * i + 1] = end
     }
-    return keys
+    return spans
   }
 
-  link (): Link {
+  /** Spans of `length` byte strings. */
+  byteStrings (length: number): number[] {
+    const spans = new Array<number>(2 * length)
+    for (let i = 0; i < length; i++) {
+      spans[2 * i] = this.byteStringStart()
+      spans[2 * i + 1] = this.position
+    }
+    return spans
+  }
+
+  /** A link's span: the CID bytes after the tag 42 payload's 0x00. */
+  link (spans: number[], index: number): void {
     if (this.head(MAJOR_TAG) !== CID_TAG) {
       this.fail('expected a CID (tag 42)')
     }
@@ -209,15 +337,17 @@ class NodeReader extends CborReader {
     if (!shaped) {
       this.failWith('child links must be CIDv1 dag-cbor sha2-256', 'link')
     }
-    // a view of the block's bytes: the prefix is already checked, so no varint parsing or copying
-    return block.subarray(start + 1, this.position)
+    // the prefix is already checked, so no varint parsing or copying
+    spans[2 * index] = start + 1
+    spans[2 * index + 1] = this.position
   }
 }
 
 /** Decodes and shape-checks one node: sizes, levels, in-node key order and link form. Tree-wide checks live in verify. */
 export function decodeNode (link: Link, bytes: Uint8Array): TreeNode {
   // a plain view, so keys and values handed out are plain Uint8Arrays even when the store returns Buffers
-  const reader = new NodeReader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), link)
+  const block = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const reader = new NodeReader(block, link)
   const fields = reader.list()
   if (fields !== 3 && fields !== 4) {
     reader.fail('a node is a list of 3 (leaf) or 4 (branch) fields')
@@ -226,23 +356,22 @@ export function decodeNode (link: Link, bytes: Uint8Array): TreeNode {
   if ((fields === 3) !== (level === 0) || level > MAX_LEVEL) {
     reader.failWith(`level ${level} does not fit a ${fields === 3 ? 'leaf' : 'branch'}`, 'level')
   }
-  const keys = reader.keys()
+  const keySpans = reader.keys()
+  const size = keySpans.length >>> 1
+  const keys = new BlockSpans(block, keySpans)
   if (fields === 3) {
-    const values = new Array<Uint8Array>(reader.list(keys.length))
-    for (let i = 0; i < values.length; i++) {
-      values[i] = reader.byteString()
-    }
+    const values = new BlockSpans(block, reader.byteStrings(reader.list(size)))
     reader.end()
-    return leafNode(keys, values)
+    return { leaf: true, level: 0, keys, values, count: size }
   }
-  if (keys.length === 0) {
+  if (size === 0) {
     reader.failWith('a branch has no children', 'empty')
   }
-  const links = new Array<Link>(reader.list(keys.length))
-  for (let i = 0; i < links.length; i++) {
-    links[i] = reader.link()
+  const linkSpans = new Array<number>(2 * reader.list(size))
+  for (let i = 0; i < size; i++) {
+    reader.link(linkSpans, i)
   }
-  const counts = new Array<number>(reader.list(keys.length))
+  const counts = new Array<number>(reader.list(size))
   let total = 0
   for (let i = 0; i < counts.length; i++) {
     const count = reader.head(MAJOR_UINT)
@@ -256,5 +385,5 @@ export function decodeNode (link: Link, bytes: Uint8Array): TreeNode {
     reader.failWith('subtree counts overflow', 'count')
   }
   reader.end()
-  return branchNode(level, keys, links, counts)
+  return makeBranch(level, keys, new BlockSpans(block, linkSpans), counts)
 }

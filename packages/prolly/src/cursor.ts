@@ -46,7 +46,7 @@ export class Cursor {
     while (!node.leaf && node.level > level) {
       const index = target === 'first' ? 0 : target === 'last' ? node.links.length - 1 : childIndex(node.keys, target)
       this.path.push({ node, index })
-      link = node.links[index]!
+      link = node.links.get(index)
       node = this.store.cachedChild(node, index) ?? await this.store.child(node, index, this.options)
     }
     this.current = node
@@ -64,7 +64,7 @@ export class Cursor {
     for (let depth = this.path.length - 1; depth >= 0; depth--) {
       const frame = this.path[depth]!
       if (frame.index + 1 < frame.node.keys.length) {
-        return frame.node.keys[frame.index + 1]
+        return frame.node.keys.get(frame.index + 1)
       }
     }
     return undefined
@@ -106,7 +106,7 @@ export class Cursor {
     let frame = this.path[pivot]!
     frame.index += direction
     for (;;) {
-      const link = frame.node.links[frame.index]!
+      const link = frame.node.links.get(frame.index)
       const child = this.store.cachedChild(frame.node, frame.index) ??
         await this.store.child(frame.node, frame.index, this.options, this.cacheLeaves || frame.node.level > 1)
       if (this.path.length === depth || child.leaf) {

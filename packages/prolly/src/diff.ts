@@ -53,8 +53,8 @@ class Side {
   private push (node: TreeNode): void {
     for (let i = node.keys.length - 1; i >= 0; i--) {
       this.stack.push(node.leaf
-        ? { key: node.keys[i]!, value: node.values[i]! }
-        : { key: node.keys[i]!, link: node.links[i]!, level: node.level - 1 })
+        ? { key: node.keys.get(i), value: node.values.get(i) }
+        : { key: node.keys.get(i), link: node.links.get(i), level: node.level - 1 })
     }
   }
 }

@@ -1,5 +1,5 @@
 import { rootLink } from './codec.js'
-import { childIndex, equalBytes, lowerBound, validateKey } from './keys.js'
+import { childIndex, lowerBound, validateKey } from './keys.js'
 import type { TreeContext } from './context.js'
 import type { AbortOptions } from './index.js'
 import type { CID } from 'multiformats/cid'
@@ -16,6 +16,5 @@ export async function get (ctx: TreeContext, root: CID, key: Uint8Array, options
     node = store.cachedChild(node, index) ?? await store.child(node, index, options)
   }
   const index = lowerBound(node.keys, key)
-  const found = node.keys[index]
-  return found !== undefined && equalBytes(found, key) ? node.values[index] : undefined
+  return index < node.keys.length && node.keys.compare(index, key) === 0 ? node.values.get(index) : undefined
 }

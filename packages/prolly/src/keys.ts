@@ -1,5 +1,6 @@
 import { MAX_KEY_BYTES } from './constants.js'
 import { InvalidKeyError, InvalidValueError, KeyTooLargeError } from './errors.js'
+import type { ByteStrings } from './codec.js'
 
 /** Bytewise order: a proper prefix sorts first. */
 export function compareBytes (a: Uint8Array, b: Uint8Array): number {
@@ -11,6 +12,20 @@ export function compareBytes (a: Uint8Array, b: Uint8Array): number {
     }
   }
   return a.length - b.length
+}
+
+/** `compareBytes` of `a[aStart, aEnd)` and `b[bStart, bEnd)`, without making views of them. */
+export function compareSpans (a: Uint8Array, aStart: number, aEnd: number, b: Uint8Array, bStart: number, bEnd: number): number {
+  const aLength = aEnd - aStart
+  const bLength = bEnd - bStart
+  const length = Math.min(aLength, bLength)
+  for (let i = 0; i < length; i++) {
+    const diff = a[aStart + i]! - b[bStart + i]!
+    if (diff !== 0) {
+      return diff
+    }
+  }
+  return aLength - bLength
 }
 
 export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
@@ -54,13 +69,13 @@ export function validateValue (value: unknown): Uint8Array {
 }
 
 /** Index of the first key above `key` (`orEqual`: at or above it), or keys.length when there is none. */
-function bound (keys: readonly Uint8Array[], key: Uint8Array, orEqual: boolean): number {
+function bound (keys: ByteStrings, key: Uint8Array, orEqual: boolean): number {
   let low = 0
   let high = keys.length
   const limit = orEqual ? 0 : 1
   while (low < high) {
     const mid = (low + high) >>> 1
-    if (compareBytes(keys[mid]!, key) < limit) {
+    if (keys.compare(mid, key) < limit) {
       low = mid + 1
     } else {
       high = mid
@@ -70,12 +85,12 @@ function bound (keys: readonly Uint8Array[], key: Uint8Array, orEqual: boolean):
 }
 
 /** Index of the first key >= `key` (keys.length when none). */
-export function lowerBound (keys: readonly Uint8Array[], key: Uint8Array): number {
+export function lowerBound (keys: ByteStrings, key: Uint8Array): number {
   return bound(keys, key, true)
 }
 
 /** Index of the child whose subtree would hold `key`: the last first-key <= key, or 0. */
-export function childIndex (firstKeys: readonly Uint8Array[], key: Uint8Array): number {
+export function childIndex (firstKeys: ByteStrings, key: Uint8Array): number {
   return Math.max(0, bound(firstKeys, key, false) - 1)
 }
 

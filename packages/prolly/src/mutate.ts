@@ -7,7 +7,7 @@ import { Cursor } from './cursor.js'
 import { compareBytes, equalBytes, validateKey, validateValue } from './keys.js'
 import { throwIfAborted } from './store.js'
 import type { LevelItem } from './chunker.js'
-import type { Block, ChildRef, Link, TreeNode } from './codec.js'
+import type { ChildRef, Link, NodeBlock, TreeNode } from './codec.js'
 import type { TreeContext } from './context.js'
 import type { MutateResult, Operation, ProllyOptions } from './index.js'
 import type { CID } from 'multiformats/cid'
@@ -18,8 +18,7 @@ interface LevelOp {
   item?: LevelItem
 }
 
-interface PendingBlock extends Block {
-  node: TreeNode
+interface PendingBlock extends NodeBlock {
   /** came out identical to the old node it replaces, which the store already holds */
   unchanged?: boolean
 }
@@ -29,6 +28,8 @@ interface LevelResult {
   up: LevelOp[]
   /** every node the re-chunked regions produced, unchanged ones included */
   nodes: ChildRef[]
+  /** blocks already written (leaves) */
+  written: number
 }
 
 /** Validates a batch, sorts it by key and keeps the last operation for each key. */
@@ -64,14 +65,36 @@ async function rechunkLevel (
   const cursor = new Cursor(ctx.store, root, rootNode, options)
   const removed: ChildRef[] = []
   const added: ChildRef[] = []
-  const addedBlocks: PendingBlock[] = []
+  /** per added node: whether it came out identical to the old node it replaces */
+  const addedBlocks: Array<{ unchanged?: boolean }> = []
   const chunker = new Chunker(level, ctx.rules)
-  const emit = (): void => {
+  let written = 0
+  /**
+   * Old nodes from here on were visited since the last new node closed: a new node identical to an old one holds
+   * that old node's entries, so it is one of them.
+   */
+  let visitedFrom = 0
+  const emit = async (): Promise<void> => {
     for (let node = chunker.take(); node !== undefined; node = chunker.take()) {
-      const block = { ...encodeNode(node), node }
-      pending.push(block)
-      addedBlocks.push(block)
-      added.push({ key: node.keys[0]!, link: block.cid.bytes, count: node.count })
+      const sinceLastNode = removed.slice(visitedFrom)
+      visitedFrom = Math.max(0, removed.length - 1)
+      const block: PendingBlock = encodeNode(node)
+      // the first key as the entries hold it: a view of the new block would keep the block alive as long as the key
+      added.push({ key: node.keys.get(0), link: block.cid.bytes, count: node.count })
+      if (level > 0) {
+        pending.push(block)
+        addedBlocks.push(block)
+        continue
+      }
+      // Leaves are never in the chain of single-child branches that a shrinking root drops, so each is written as it
+      // is made: its bytes are then garbage at once instead of outliving the mutation (a fold writes 150 MB of
+      // leaves at 1,000,000 providers, which, held, would trigger full GCs by their external memory alone).
+      const unchanged = sinceLastNode.some((old) => equalBytes(old.link, block.cid.bytes))
+      addedBlocks.push({ unchanged })
+      if (!unchanged) {
+        await ctx.store.put(block, options)
+        written++
+      }
     }
   }
 
@@ -85,7 +108,7 @@ async function rechunkLevel (
       }
       const size = node.keys.length
       if (size > 0) {
-        removed.push({ key: node.keys[0]!, link: cursor.link, count: node.count })
+        removed.push({ key: node.keys.get(0), link: cursor.link, count: node.count })
       }
       // operations below the next node's first key land in this node
       const limit = cursor.nextKey()
@@ -95,7 +118,7 @@ async function rechunkLevel (
         if (op === undefined && index === size) {
           break
         }
-        const order = op === undefined ? -1 : index === size ? 1 : compareBytes(node.keys[index]!, op.key)
+        const order = op === undefined ? -1 : index === size ? 1 : node.keys.compare(index, op.key)
         if (order < 0) {
           // an old key that sat inside its node is not a boundary: keys decide boundaries, so skip the hash
           chunker.pushFrom(node, index, index < size - 1 ? false : undefined)
@@ -110,14 +133,14 @@ async function rechunkLevel (
           }
         }
       }
-      emit()
+      await emit()
       if (chunker.pending === 0) {
         break
       }
       node = await cursor.next()
       if (node === undefined) {
         chunker.flush()
-        emit()
+        await emit()
       }
     }
   }
@@ -147,7 +170,7 @@ async function rechunkLevel (
     }
   }
   options.onProgress?.(new CustomProgressEvent('prolly:mutate:level', { level, nodes: added.length }))
-  return { up, nodes: added }
+  return { up, nodes: added, written }
 }
 
 /** Applies a batch of puts and deletes, re-chunking only around the changed keys, level by level up to the root. */
@@ -158,21 +181,22 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
   }
   const oldRoot = rootLink(root)
   const rootNode = await ctx.store.load(oldRoot, options)
-  // new blocks in level order, written once the final root is known
+  // new branches in level order, written once the final root is known (leaves are written as they are made)
   const pending: PendingBlock[] = []
   let level = await rechunkLevel(ctx, oldRoot, rootNode, 0, ops, pending, options)
+  const leavesWritten = level.written
   for (let depth = 1; depth <= rootNode.level && level.up.length > 0; depth++) {
     level = await rechunkLevel(ctx, oldRoot, rootNode, depth, level.up, pending, options)
   }
   if (level.up.length === 0) {
-    return { root, written: 0 }
+    return { root, written: leavesWritten }
   }
 
   // The old root was the whole of its level, so what re-chunking it produced is the whole new top level.
   const top = level.nodes
   if (top.length > 1) {
     // the top level split: grow new levels above it
-    const written = await writePending(ctx, pending, rootNode.level, options)
+    const written = leavesWritten + await writePending(ctx, pending, rootNode.level, options)
     const builder = new TreeBuilder(ctx, rootNode.level + 1, options)
     for (const child of top) {
       await builder.add(child)
@@ -184,20 +208,20 @@ export async function mutate (ctx: TreeContext, root: CID, batch: Iterable<Opera
   let newRoot: Link
   let node: TreeNode
   if (top.length === 0) {
-    node = leafNode([], [])
-    const block = encodeNode(node)
-    pending.push({ ...block, node })
+    const block = encodeNode(leafNode([], []))
+    node = block.node
+    pending.push(block)
     newRoot = block.cid.bytes
   } else {
     newRoot = top[0]!.link
     node = await loadNew(ctx, pending, newRoot, options)
     // a level that shrank to one node is the root; drop the chain of single-child nodes above it
     while (!node.leaf && node.links.length === 1) {
-      newRoot = node.links[0]!
+      newRoot = node.links.get(0)
       node = await loadNew(ctx, pending, newRoot, options)
     }
   }
-  return { root: linkCid(newRoot), written: await writePending(ctx, pending, node.level, options) }
+  return { root: linkCid(newRoot), written: leavesWritten + await writePending(ctx, pending, node.level, options) }
 }
 
 async function loadNew (ctx: TreeContext, pending: PendingBlock[], link: Link, options: ProllyOptions): Promise<TreeNode> {

@@ -66,12 +66,12 @@ class RangeReader {
     }
     const batch: Entry[] = []
     for (; index < leaf.keys.length && this.left > 0; index++) {
-      const key = leaf.keys[index]!
+      const key = leaf.keys.get(index)
       if (this.lt !== undefined && compareBytes(key, this.lt) >= 0) {
         this.done = true
         break
       }
-      batch.push({ key, value: leaf.values[index]! })
+      batch.push({ key, value: leaf.values.get(index) })
       this.left--
     }
     if (this.left === 0) {
@@ -99,16 +99,16 @@ class RangeReader {
     }
     const batch: Entry[] = []
     for (; index >= 0 && this.left > 0; index--) {
-      const key = leaf.keys[index]!
+      const key = leaf.keys.get(index)
       if (this.gte !== undefined && compareBytes(key, this.gte) < 0) {
         this.done = true
         break
       }
-      batch.push({ key, value: leaf.values[index]! })
+      batch.push({ key, value: leaf.values.get(index) })
       this.left--
     }
     // a leaf whose first key is at or below gte leaves nothing in range to its left
-    if (this.left === 0 || (this.gte !== undefined && leaf.keys.length > 0 && compareBytes(leaf.keys[0]!, this.gte) <= 0)) {
+    if (this.left === 0 || (this.gte !== undefined && leaf.keys.length > 0 && leaf.keys.compare(0, this.gte) <= 0)) {
       this.done = true
     }
     return batch

@@ -120,7 +120,7 @@ export class NodeStore {
 
   /** The `index`th child of a branch if it is cached, checked to sit one level below it. */
   cachedChild (parent: BranchNode, index: number): TreeNode | undefined {
-    const link = parent.links[index]!
+    const link = parent.links.get(index)
     const node = this.cached(link)
     if (node !== undefined && node.level !== parent.level - 1) {
       throw levelError(link, node.level, parent.level - 1)
@@ -152,7 +152,7 @@ export class NodeStore {
 
   /** The `index`th child of a branch, checked to sit one level below it. */
   async child (parent: BranchNode, index: number, options: AbortOptions = {}, remember = true): Promise<TreeNode> {
-    return this.cachedChild(parent, index) ?? this.loadAt(parent.links[index]!, parent.level - 1, options, remember)
+    return this.cachedChild(parent, index) ?? this.loadAt(parent.links.get(index), parent.level - 1, options, remember)
   }
 
   /**

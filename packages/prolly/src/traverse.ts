@@ -54,9 +54,10 @@ export async function * traverse (ctx: TreeContext, root: CID, options: AbortOpt
       }
       if (!node.leaf) {
         for (let i = node.links.length - 1; i >= 0; i--) {
-          stack.push({ link: node.links[i]!, claim: { level: node.level - 1, key: node.keys[i]!, count: node.counts[i]! } })
+          stack.push({ link: node.links.get(i), claim: { level: node.level - 1, key: node.keys.get(i), count: node.counts[i]! } })
         }
-        for (const child of node.links) {
+        for (let i = 0; i < node.links.length; i++) {
+          const child = node.links.get(i)
           const childKey = bytesKey(child)
           if (!seen.has(childKey) && !prefetched.has(childKey)) {
             const fetching = ctx.store.fetch(child, { signal }, true)

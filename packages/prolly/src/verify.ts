@@ -1,8 +1,6 @@
 import { CustomProgressEvent } from 'progress-events'
-import { entryBytesAt } from './chunker.js'
-import { nodeBytes } from './codec.js'
+import { entryBytesAt, nodeBytes } from './codec.js'
 import { InvalidNodeError } from './errors.js'
-import { compareBytes, equalBytes } from './keys.js'
 import { traverse } from './traverse.js'
 import type { TreeContext } from './context.js'
 import type { ProllyOptions } from './index.js'
@@ -48,7 +46,7 @@ export async function verify (ctx: TreeContext, root: CID, options: ProllyOption
       if (keys.length === 0) {
         throw new InvalidNodeError(cid, 'empty', 'only the root of the empty tree may hold no entries')
       }
-      if (!equalBytes(keys[0]!, claim.key)) {
+      if (keys.compare(0, claim.key) !== 0) {
         throw new InvalidNodeError(cid, 'order', 'the first key differs from the key in the parent')
       }
       if (node.count !== claim.count) {
@@ -57,15 +55,15 @@ export async function verify (ctx: TreeContext, root: CID, options: ProllyOption
     }
 
     if (node.leaf && keys.length > 0) {
-      if (lastKey !== undefined && compareBytes(lastKey, keys[0]!) >= 0) {
+      if (lastKey !== undefined && keys.compare(0, lastKey) <= 0) {
         throw new InvalidNodeError(cid, 'order', 'the leaf does not sort after the leaf before it')
       }
-      lastKey = keys[keys.length - 1]
+      lastKey = keys.get(keys.length - 1)
       entries += keys.length
     }
 
     for (let i = 0; i < keys.length - 1; i++) {
-      if (rules.isBoundary(node.level, keys[i]!)) {
+      if (rules.isBoundary(node.level, keys.get(i))) {
         throw new InvalidNodeError(cid, 'boundary', `key ${i} is a chunk boundary but does not end the node`)
       }
     }
@@ -78,7 +76,7 @@ export async function verify (ctx: TreeContext, root: CID, options: ProllyOption
         cid,
         entries: keys.length,
         entryBytes: bytes.length - nodeBytes(node.level, keys.length, 0),
-        boundary: rules.isBoundary(node.level, keys[keys.length - 1]!)
+        boundary: rules.isBoundary(node.level, keys.get(keys.length - 1))
       }
     }
 
