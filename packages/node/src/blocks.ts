@@ -65,9 +65,7 @@ export class BlockHelpers {
 
   /** The local bytes, or undefined when the block is not (or no longer) stored. */
   private async readLocal (cid: CID, maxBytes: number, options: AbortOptions): Promise<Uint8Array | undefined> {
-    if (!await this.blockstore.has(cid, options)) {
-      return undefined
-    }
+    // no `has` first: a missing block is the get's NotFoundError, one system call fewer per read
     try {
       return await collectBlock(cid, this.blockstore.get(cid, options), maxBytes)
     } catch (err) {

@@ -63,6 +63,9 @@ export const DEFAULT_REPUBLISH_INTERVAL_MS = 60 * 60 * 1000
 /** Bound on fetching a missing or corrupt block of the index from peers (repairs). */
 export const DEFAULT_REPAIR_TIMEOUT_MS = 10_000
 
+/** Block writes a fold keeps running at once behind it (each a few calls on libuv's pool of 4 threads). */
+export const WRITE_BEHIND_CONCURRENCY = 16
+
 /** First delay before a failed fold is retried; it doubles on each failure. */
 export const FOLD_RETRY_MIN_MS = 500
 

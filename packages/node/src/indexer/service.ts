@@ -416,7 +416,8 @@ export class DefaultIndexerService implements IndexerService {
     let moved: { head: IndexerHead, written: number, syncMs: number } | undefined
     let folded: number | undefined
     try {
-      this.blocks.takeWritten()
+      // writes left by a fold that failed: their blocks are not in any head
+      await this.blocks.flush().catch(() => {})
       for (const p of batch) this.rememberVerified(p.update.record)
       result = await fold({ prolly: this.prolly, blocks: this.blocks, readRecord: this.readStoredRecord }, previous ?? null, batch.map(p => p.update), {
         // never before the previous head, whatever the clock says
@@ -475,7 +476,7 @@ export class DefaultIndexerService implements IndexerService {
   /** Makes the fold's blocks durable, then records its snapshot as the head. */
   private async commit (result: FoldResult, previous: IndexerHead | undefined, signal: AbortSignal): Promise<{ head: IndexerHead, written: number, syncMs: number }> {
     const { snapshot, cid } = result
-    const cids = [...this.blocks.takeWritten(), cid, snapshot.providers, snapshot.attrs, snapshot.history]
+    const cids = [...await this.blocks.flush(), cid, snapshot.providers, snapshot.attrs, snapshot.history]
     const syncing = performance.now()
     const written = await this.repo.syncBlocks(cids, { signal })
     const syncMs = performance.now() - syncing
@@ -584,6 +585,8 @@ export class DefaultIndexerService implements IndexerService {
     clearInterval(this.republishTimer)
     this.abort.abort()
     await this.folding?.catch(() => {})
+    // an aborted fold's writes: they name no head, but the process should not exit under them
+    await this.blocks.flush().catch(() => {})
     await this.publishing.catch(() => {})
     await this.journal?.close()
     this.state = 'stopped'
