@@ -29,6 +29,9 @@ export interface IndexBlockStoreInit {
  * so the fold makes exactly those blocks durable before the head moves.
  */
 export interface IndexBlockStore extends BlockStore {
+  /** Whether the block is being written or is in the repo. */
+  has(cid: CID, options?: AbortOptions): Promise<boolean>
+
   /**
    * Waits for the writes started so far and returns the CIDs put since the last call, each once,
    * starting a new collection. Throws the first write error since the last call (the fold that
