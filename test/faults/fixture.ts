@@ -83,6 +83,26 @@ export function metric (text: string, name: string, labels = ''): number | undef
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
 
+/**
+ * Polls the indexer's gateway (`/ipns/<name>?format=ipns-record`, the records it stored as it validated
+ * announcements) until each name's stored record is at `sequences`' sequence or later (bounded).
+ */
+export async function storedUntil (http: string, sequences: ReadonlyMap<string, bigint>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  const behind = new Map(sequences)
+  for (;;) {
+    for (const [name, sequence] of behind) {
+      const res = await fetch(`${http}/ipns/${name}?format=ipns-record`)
+      if (res.status === 404) continue
+      const stored = await verifyRecord(name, new Uint8Array(await res.arrayBuffer()), { allowExpired: true })
+      if (stored.sequence >= sequence) behind.delete(name)
+    }
+    if (behind.size === 0) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for the indexer to store ${behind.size} record(s): ${[...behind].map(([n, s]) => `${n} seq ${s}`).join(', ')}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 /** Scrapes `/metrics` until `check` holds (bounded); returns the text that satisfied it. `expecting` goes in the timeout's message. */
 export async function metricsUntil (http: string, check: (text: string) => boolean, options: { timeoutMs?: number, expecting?: string } = {}): Promise<string> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000)

@@ -28,7 +28,7 @@ export interface IndexerMetrics {
   headsPublished: number
   /** equivocations seen while folding: same provider, same sequence, two values */
   equivocations: number
-  /** updates accepted and not yet in a durable head */
+  /** updates accepted and not yet in a durable head (being journaled, or waiting for a fold) */
   pending: number
   headHeight: number | null
   /** entries in the head's providers tree, live or expired */

@@ -85,6 +85,8 @@ export class DefaultIndexerService implements IndexerService {
   private verifier: AnnouncementVerifier | undefined
   private readonly verifyWorkers: number | undefined
   private readonly pending: PendingUpdate[] = []
+  /** announcements the validator accepted that are being journaled */
+  private accepting = 0
   private readonly abort = new AbortController()
   private timer: ReturnType<typeof setTimeout> | undefined
   private republishTimer: ReturnType<typeof setInterval> | undefined
@@ -310,7 +312,17 @@ export class DefaultIndexerService implements IndexerService {
     this.emit('verdict', { verdict, reason, from })
   }
 
+  /** Counted in `pending` while it is journaled: an update the validator accepted is owed to a head from then on. */
   private async accept (a: ReceivedAnnouncement): Promise<void> {
+    this.accepting++
+    try {
+      await this.journalAndQueue(a)
+    } finally {
+      this.accepting--
+    }
+  }
+
+  private async journalAndQueue (a: ReceivedAnnouncement): Promise<void> {
     if (this.state !== 'running' || this.journal == null) {
       return
     }
@@ -564,7 +576,7 @@ export class DefaultIndexerService implements IndexerService {
       foldSeconds: this.foldSeconds.snapshot(),
       headsPublished: this.counters.headsPublished,
       equivocations: this.counters.equivocations,
-      pending: this.pending.length,
+      pending: this.pending.length + this.accepting,
       headHeight: head?.snapshot.height ?? null,
       headCount: head?.snapshot.count ?? null,
       providersLive: live,
