@@ -76,7 +76,7 @@ async function rechunkLevel (
   let visitedFrom = 0
   const emit = async (): Promise<void> => {
     for (let node = chunker.take(); node !== undefined; node = chunker.take()) {
-      const sinceLastNode = removed.slice(visitedFrom)
+      const from = visitedFrom
       visitedFrom = Math.max(0, removed.length - 1)
       const block: PendingBlock = encodeNode(node)
       // the first key as the entries hold it: a view of the new block would keep the block alive as long as the key
@@ -89,7 +89,8 @@ async function rechunkLevel (
       // Leaves are never in the chain of single-child branches that a shrinking root drops, so each is written as it
       // is made: its bytes are then garbage at once instead of outliving the mutation (a fold writes 150 MB of
       // leaves at 1,000,000 providers, which, held, would trigger full GCs by their external memory alone).
-      const unchanged = sinceLastNode.some((old) => equalBytes(old.link, block.cid.bytes))
+      let unchanged = false
+      for (let i = from; i < removed.length && !unchanged; i++) unchanged = equalBytes(removed[i]!.link, block.cid.bytes)
       addedBlocks.push({ unchanged })
       if (!unchanged) {
         await ctx.store.put(block, options)
