@@ -11,12 +11,13 @@ import { join } from 'node:path'
 import { decodeAnnouncement, encodeAnnouncement, providersTopic } from '@capdex/registry'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startIndexer, startSimulatorNode, tempRepo } from '../../scripts/lib/simulation.js'
-import { STALE, metric, metricsUntil, verifyHead } from './fixture.js'
+import { metric, metricsUntil, verifyHead } from './fixture.js'
 import type { LongRunning } from '../../scripts/lib/capdex-process.js'
 import type { IndexerHeadLine, SimulatorNode, TempRepo } from '../../scripts/lib/simulation.js'
 import type { SimulatedPublish } from '../../scripts/lib/simulated-providers.js'
 
 const NETWORK = 'faults-dup'
+const STALE = '{reason="StaleRecordError"}'
 
 describe('duplicate announcements', () => {
   let repo: TempRepo

@@ -74,9 +74,6 @@ export async function journaledSequences (repoPath: string): Promise<Map<string,
   return out
 }
 
-/** The label set of `capdex_updates_ignored_total` for records that a newer one of the same provider superseded. */
-export const STALE = '{reason="StaleRecordError"}'
-
 /** A metric's value from Prometheus text, or undefined when absent. */
 export function metric (text: string, name: string, labels = ''): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `))
