@@ -59,7 +59,8 @@ class WriteBehindBlockStore implements IndexBlockStore {
   }
 
   async get (cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
-    const pending = this.writing.get(cid.toString())
+    // the CID's string only while writes run: reads are the fold's hot path
+    const pending = this.writing.size > 0 ? this.writing.get(cid.toString()) : undefined
     if (pending != null) return pending
     return this.node.getVerifiedBlock(cid, { timeoutMs: this.repairTimeoutMs, ...(options.signal != null ? { signal: options.signal } : {}) })
   }
@@ -82,7 +83,7 @@ class WriteBehindBlockStore implements IndexBlockStore {
   }
 
   async has (cid: CID, options: AbortOptions = {}): Promise<boolean> {
-    return this.writing.has(cid.toString()) || this.repo.blockstore.has(cid, options)
+    return (this.writing.size > 0 && this.writing.has(cid.toString())) || this.repo.blockstore.has(cid, options)
   }
 
   async flush (): Promise<CID[]> {
