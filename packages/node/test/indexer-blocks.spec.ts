@@ -58,6 +58,21 @@ describe('indexer block store (write-behind)', () => {
     expect(await store.flush()).toEqual([])
   })
 
+  it('writes a block once when two puts of it wait for a free slot together', async () => {
+    let writes = 0
+    const counting = Object.assign(Object.create(blockstore) as FsBlockstore, {
+      put: async (cid: CID, bytes: Uint8Array): Promise<CID> => { writes++; return blockstore.put(cid, bytes) }
+    })
+    const saturated = indexBlockStore({ node: offlineNode(counting), repo: { blockstore: counting } }, { repairTimeoutMs: 1000, writeConcurrency: 1 })
+    const [first, twice] = await Promise.all([block('first'), block('twice')])
+    await saturated.put(first.cid, first.bytes)
+    // the one slot is taken: the first put of the block waits for it, and a second put beside it must not write it again
+    await Promise.all([saturated.put(twice.cid, twice.bytes), saturated.put(twice.cid, twice.bytes)])
+    expect((await saturated.flush()).map(String).sort()).toEqual([first.cid.toString(), twice.cid.toString()].sort())
+    expect(writes).toBe(2)
+    expect(await collectBlock(twice.cid, blockstore.get(twice.cid), 1 << 20)).toEqual(twice.bytes)
+  })
+
   it('throws a failed write at flush, once, and keeps taking writes', async () => {
     // a disk that refuses every write
     const failing = Object.assign(Object.create(blockstore) as FsBlockstore, {
