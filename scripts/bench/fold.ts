@@ -30,9 +30,12 @@
  *   idle second core and the row would not be one core's.
  * - `verify in N workers + fold`: the announcements are verified in the indexer's verifier (N worker
  *   threads, up to 2, one per core, running at a lower priority than the main thread) as they
- *   arrive, all at once, in groups of 250; the main thread folds as the indexer schedules folds: as
- *   soon as a cap's worth is verified, or when the oldest verified update has waited 250 ms. Target:
- *   ≥ 1.5× the 1-core pipeline. `--workers` and `--worker-nice` override the indexer's defaults.
+ *   arrive, all at once, in groups of 250; the main thread folds as the indexer schedules folds
+ *   (`foldDelay`): as soon as a cap's worth is verified, or when the oldest verified update has waited
+ *   250 ms, and then, while more announcements are still in verification than wait, until as many wait
+ *   as remain, for at most the last fold's time (2 s at most). Target: ≥ 1.5× the 1-core pipeline.
+ *   `--workers` and `--worker-nice` override the indexer's defaults.
+ * - `same, window only`: the row above without the catch-up wait: each fold starts when its window closes.
  * Every row reads stored records back as the indexer does: from the records it verified before (the
  * announcement listener keeps 100,000 of them), verifying only on a miss.
  *
@@ -55,7 +58,7 @@ import {
 } from '@capdex/registry'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { DEFAULT_BATCH_MS, DEFAULT_VERIFY_WORKER_NICE, announcementVerifier, batchMaxFor } from '@capdex/node'
+import { DEFAULT_BATCH_MS, DEFAULT_VERIFY_WORKER_NICE, announcementVerifier, batchMaxFor, foldDelay } from '@capdex/node'
 import { PackStore } from '../lib/pack-store.js'
 import { seededRandom, simulatedKey, simulatedManifest } from '../lib/simulated-providers.js'
 import type { Manifest } from '@capdex/manifest'
@@ -290,12 +293,17 @@ function toUpdate (record: VerifiedRecord, manifestBytes: Uint8Array | undefined
   return { record, manifest, manifestCid: cid, seen: NOW, manifestBytes }
 }
 
+/** How long the last fold of any run took: an indexer under load knows its recent folds' duration (`foldDelay`). */
+let lastFoldMs = 0
+
 /** Announcements handed to the verifier per call in the worker row: as the listener hands them over, in small groups. */
 const ARRIVAL_GROUP = 250
 
 interface RunOptions {
   /** verify in these workers, and fold as the indexer schedules folds (see `foldAsTheIndexer`) */
   pool?: AnnouncementVerifier
+  /** with `pool`: fold when the window closes, without the indexer's wait for announcements still in verification */
+  windowOnly?: boolean
   readRecord?: RecordReader
   preverified?: VerifiedUpdate[][]
 }
@@ -329,17 +337,19 @@ async function run (index: PackStore, base: Built, batches: Update[][], options:
   }
   let folds = 0
   const foldNext = async (verified: VerifiedUpdate[]): Promise<void> => {
+    const started = performance.now()
     const result = await fold(components, head, verified, { now: NOW + folds + 1, network: NETWORK, indexer: base.snapshot.indexer })
     head = { snapshot: result.snapshot, cid: result.cid }
     written += result.written
     changed += result.changed
     updates += verified.length
     folds++
+    lastFoldMs = performance.now() - started
   }
   const cpu = process.cpuUsage()
   const start = performance.now()
   if (options.pool !== undefined) {
-    await foldAsTheIndexer(batches.flat(), batches[0]!.length, verifyBatch, foldNext)
+    await foldAsTheIndexer(batches.flat(), batches[0]!.length, verifyBatch, foldNext, options.windowOnly === true)
   } else {
     // in this thread, each batch is verified when its turn comes, then folded
     for (const batch of batches) await foldNext(await verifyBatch(batch))
@@ -350,11 +360,12 @@ async function run (index: PackStore, base: Built, batches: Update[][], options:
 
 /**
  * The indexer's schedule over a backlog: every announcement arrives at once and goes to the verifier in groups as the
- * listener hands them over; verified updates queue, and a fold takes up to `cap` of them as soon as that many wait, or
- * once the oldest has waited `DEFAULT_BATCH_MS` (the indexer's `schedule`). So the first fold starts before a whole
- * batch is verified, and while one folds, the workers verify the next.
+ * listener hands them over; verified updates queue, and a fold takes up to `cap` of them when `foldDelay` says so (the
+ * indexer's `schedule`): at once for a full batch, else once the oldest has waited `DEFAULT_BATCH_MS` and, unless
+ * `windowOnly`, the backlog still in verification is no larger than the batch (or the catch-up wait is over). So the
+ * first fold starts before the whole backlog is verified, and while one folds, the workers verify the next.
  */
-async function foldAsTheIndexer (all: Update[], cap: number, verify: (group: Update[]) => Promise<VerifiedUpdate[]>, foldNext: (verified: VerifiedUpdate[]) => Promise<void>): Promise<void> {
+async function foldAsTheIndexer (all: Update[], cap: number, verify: (group: Update[]) => Promise<VerifiedUpdate[]>, foldNext: (verified: VerifiedUpdate[]) => Promise<void>, windowOnly: boolean): Promise<void> {
   const waiting: Array<{ arrived: number, update: VerifiedUpdate }> = []
   let arrivals = 0
   let wake: (() => void) | undefined
@@ -379,9 +390,10 @@ async function foldAsTheIndexer (all: Update[], cap: number, verify: (group: Upd
       await nextArrival()
       continue
     }
-    const due = oldest.arrived + DEFAULT_BATCH_MS - performance.now()
-    if (waiting.length < cap && due > 0 && arrivals < all.length) {
-      await nextArrival(due)
+    // the indexer's `foldDelay`: announcements handed to the verifier and not back yet are still being verified
+    const delay = foldDelay({ pending: waiting.length, oldestWaitedMs: performance.now() - oldest.arrived, verifying: windowOnly ? 0 : all.length - arrivals, batchMax: cap, batchMs: DEFAULT_BATCH_MS, lastFoldMs }) ?? 0
+    if (delay > 0 && arrivals < all.length) {
+      await nextArrival(delay)
       continue
     }
     const batch = waiting.splice(0, cap).map((w) => w.update)
@@ -528,6 +540,7 @@ try {
     // the workers' JIT and key caches warm up untimed too, as the main thread's did above
     await pool.verifyMany(updates.map((u) => u.announcement), { now: NOW })
     const workers = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader }), (r) => r.updatesPerSecond)
+    const windowOnly = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader, windowOnly: true }), (r) => r.updatesPerSecond)
     const after = ceiling(updates.map((u) => u.signed))
     const verifyCeiling = Math.max(before.cpu, after.cpu)
     const rss = process.memoryUsage.rss()
@@ -537,6 +550,7 @@ try {
     console.log(`  verify + fold (1 core)             ${fmt(single.cpuUpdatesPerSecond).padStart(6)} updates/s per CPU-second = ${pct(single)} (wall-clock ${fmt(single.updatesPerSecond)}/s, ${pinned ? 'every thread pinned to one CPU' : 'not pinned: taskset unavailable, GC helper threads ran on another core'})`)
     console.log(`  verify in ${pool.workers} workers + fold         ${fmt(workers.updatesPerSecond).padStart(6)} updates/s wall-clock = ${fmt(workers.updatesPerSecond / single.updatesPerSecond, 2)}× verify + fold on 1 core (${workers.folds} folds as the indexer schedules them; workers at nice +${workerNice})`)
     console.log(`                                     = ${fmt(workers.updatesPerSecond / single.cpuUpdatesPerSecond, 2)}× its ${fmt(single.cpuUpdatesPerSecond)} updates/s per CPU-second`)
+    console.log(`    same, window only (no catch-up)  ${fmt(windowOnly.updatesPerSecond).padStart(6)} updates/s wall-clock = ${fmt(windowOnly.updatesPerSecond / single.updatesPerSecond, 2)}× (${windowOnly.folds} folds: each when its window closes, however many announcements are still in verification)`)
     console.log(`  RSS ${mib(rss)} MiB`)
     results.push({
       providers: n,
@@ -551,6 +565,9 @@ try {
       workersVsSingleCoreCpu: Math.round((100 * workers.updatesPerSecond) / single.cpuUpdatesPerSecond) / 100,
       singleCorePinned: pinned,
       workerFolds: workers.folds,
+      windowOnlyWall: Math.round(windowOnly.updatesPerSecond),
+      windowOnlyVsSingleCore: Math.round((100 * windowOnly.updatesPerSecond) / single.updatesPerSecond) / 100,
+      windowOnlyFolds: windowOnly.folds,
       workers: pool.workers,
       workerNice,
       blocksPerFold: Math.round(foldOnly.blocksPerFold * 10) / 10,

@@ -67,6 +67,8 @@ export interface AnnouncementListenerStats {
   accepted: number
   rejected: number
   ignored: number
+  /** announcements whose validation is under way */
+  validating: number
 }
 
 export interface AnnouncementListener {
@@ -91,7 +93,7 @@ class DefaultAnnouncementListener implements AnnouncementListener {
   private readonly log: Logger
   private readonly init: AnnouncementListenerInit
   private readonly known = new Map<string, VerifiedRecord>()
-  private readonly counts: AnnouncementListenerStats = { accepted: 0, rejected: 0, ignored: 0 }
+  private readonly counts: AnnouncementListenerStats = { accepted: 0, rejected: 0, ignored: 0, validating: 0 }
   private readonly unsubscribe: () => void
 
   constructor (components: AnnouncementListenerComponents, init: AnnouncementListenerInit) {
@@ -102,7 +104,14 @@ class DefaultAnnouncementListener implements AnnouncementListener {
     const topic = providersTopic(init.network ?? components.node.network)
     this.unsubscribe = this.node.subscribe<Accepted>(topic, {
       validate: async (msg, from) => {
-        const { verdict, reason } = await this.validate(msg, from)
+        this.counts.validating++
+        let judged: Judged
+        try {
+          judged = await this.validate(msg, from)
+        } finally {
+          this.counts.validating--
+        }
+        const { verdict, reason } = judged
         if (verdict === 'reject') this.counts.rejected++
         else if (verdict === 'ignore') this.counts.ignored++
         else this.counts.accepted++

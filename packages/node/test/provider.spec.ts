@@ -60,7 +60,7 @@ describe('provider service', () => {
     const stored = await provider.node.fetchRecord(indexer.node.peerId, name)
     expect(stored.sequence).toBe(2n)
     expect(await indexer.node.getVerifiedBlock(second.manifestCid, { offline: true })).toEqual(a2.manifestBytes)
-    expect(listener.stats()).toEqual({ accepted: 2, rejected: 0, ignored: 0 })
+    expect(listener.stats()).toEqual({ accepted: 2, rejected: 0, ignored: 0, validating: 0 })
     listener.stop()
   })
 

@@ -37,6 +37,13 @@ export const JOURNAL_MAX_ENTRY_BYTES = 128 * 1024
 /** How long a fold batch collects updates before it folds. */
 export const DEFAULT_BATCH_MS = 250
 
+/**
+ * Longest a batch whose window has closed waits for announcements still being verified (see `foldDelay`). The wait is
+ * also at most the last fold's duration, so it reaches this only where folds are slow (a large index under a
+ * backlog), and there the next fold would hold the same updates back about as long.
+ */
+export const CATCH_UP_MAX_MS = 2000
+
 /** A batch folds as soon as it holds this many updates: the cap of a small index, and the least the cap grows from. */
 export const DEFAULT_BATCH_MAX = 5000
 

@@ -15,7 +15,7 @@ import { InvalidOptionError } from '../errors.js'
 import { setNewest } from '../maps.js'
 import { announcementVerifier } from '../verify-pool.js'
 import { indexBlockStore } from './blocks.js'
-import { batchMaxFor } from './batch.js'
+import { batchMaxFor, foldDelay } from './batch.js'
 import { DEFAULT_BATCH_MS, DEFAULT_CLOCK_SKEW_MS, DEFAULT_INDEXER_RECORD_LIFETIME_MS, DEFAULT_MAX_PENDING, DEFAULT_REPAIR_TIMEOUT_MS, DEFAULT_REPUBLISH_INTERVAL_MS, FOLD_RETRY_MAX_MS, FOLD_RETRY_MIN_MS, INDEXER_DIR, INDEXER_KEY_NAME, JOURNAL_DIR, MAX_SCORED_PEERS, VERIFIED_RECORD_CACHE_SIZE, VERIFY_HEAD_MAX_PROVIDERS } from './constants.js'
 import { CorruptJournalError, HeadUnavailableError, IndexerStateError } from './errors.js'
 import { headStore } from './heads.js'
@@ -89,6 +89,10 @@ export class DefaultIndexerService implements IndexerService {
   private accepting = 0
   private readonly abort = new AbortController()
   private timer: ReturnType<typeof setTimeout> | undefined
+  /** when `timer` fires (performance.now() time) */
+  private timerAt = 0
+  /** how long the last fold took, for `foldDelay` */
+  private lastFoldMs = 0
   private republishTimer: ReturnType<typeof setInterval> | undefined
   private folding: Promise<void> | undefined
   /** one IPNS publish at a time: sequence numbers must not interleave */
@@ -310,6 +314,8 @@ export class DefaultIndexerService implements IndexerService {
     else if (verdict === 'ignore') increment(this.counters.ignored, reason)
     setNewest(this.relays, from.toString(), from, MAX_SCORED_PEERS)
     this.emit('verdict', { verdict, reason, from })
+    // one announcement fewer in verification: a batch waiting for the backlog may be due
+    this.schedule()
   }
 
   /** Counted in `pending` while it is journaled: an update the validator accepted is owed to a head from then on. */
@@ -319,6 +325,7 @@ export class DefaultIndexerService implements IndexerService {
       await this.journalAndQueue(a)
     } finally {
       this.accepting--
+      this.schedule()
     }
   }
 
@@ -357,11 +364,6 @@ export class DefaultIndexerService implements IndexerService {
       return
     }
     this.pending.push({ ref, arrived: performance.now(), update: { record: a.record, manifest: a.manifest, manifestCid: a.manifestCid, seen: now, manifestBytes: a.manifestBytes } })
-    if (this.pending.length >= this.batchMax && this.retryAt == null && this.timer != null) {
-      clearTimeout(this.timer)
-      this.timer = undefined
-    }
-    this.schedule()
   }
 
   // ---- folding -------------------------------------------------------------------
@@ -371,24 +373,59 @@ export class DefaultIndexerService implements IndexerService {
     return this.fixedBatchMax ?? batchMaxFor(this.current?.snapshot.count ?? 0)
   }
 
-  /** Arms the batch timer: at the end of the oldest update's window, at once for a full batch, or at the retry time. */
+  /**
+   * Arms the batch timer for when the pending updates should fold (`foldDelay`), or for the retry time after a failed
+   * fold; an armed timer moves only to an earlier time. Called whenever an update is queued or a verdict lowers the
+   * number of announcements in verification, so a batch that waits for a backlog folds as soon as the backlog is in.
+   */
   private schedule (): void {
-    if (this.state !== 'running' || this.folding != null || this.timer != null) {
+    if (this.state !== 'running' || this.folding != null) {
       return
     }
-    const oldest = this.pending[0]
-    if (oldest == null) {
+    const delay = this.foldDelay()
+    if (delay === undefined) {
       return
     }
-    const due = this.retryAt ?? (this.pending.length >= this.batchMax ? 0 : oldest.arrived + this.batchMs)
-    const delay = Math.max(0, due - performance.now())
+    const at = performance.now() + delay
+    if (this.timer != null) {
+      if (this.timerAt <= at) {
+        return
+      }
+      clearTimeout(this.timer)
+    }
+    this.timerAt = at
     this.timer = setTimeout(() => {
       this.timer = undefined
+      // the backlog may have changed since the timer was armed
+      if ((this.foldDelay() ?? 0) >= 1) {
+        this.schedule()
+        return
+      }
       this.folding = this.cycle(this.abort.signal).then(() => {}, () => {}).finally(() => {
         this.folding = undefined
         this.schedule()
       })
     }, delay)
+  }
+
+  /** Milliseconds until the next fold should start; undefined when nothing is pending. */
+  private foldDelay (): number | undefined {
+    const oldest = this.pending[0]
+    if (oldest == null) {
+      return undefined
+    }
+    const now = performance.now()
+    if (this.retryAt != null) {
+      return Math.max(0, this.retryAt - now)
+    }
+    return foldDelay({
+      pending: this.pending.length,
+      oldestWaitedMs: now - oldest.arrived,
+      verifying: (this.listener?.stats().validating ?? 0) + this.accepting,
+      batchMax: this.batchMax,
+      batchMs: this.batchMs,
+      lastFoldMs: this.lastFoldMs
+    })
   }
 
   /** One fold; a failure is counted and sets the retry time. Resolves whether it folded. */
@@ -458,6 +495,7 @@ export class DefaultIndexerService implements IndexerService {
       this.log.error('cannot release journal entries (a restart will fold them again, to no change) - %e', err)
     }
     const foldMs = performance.now() - started
+    this.lastFoldMs = foldMs
     this.counters.folds++
     this.foldSeconds.observe(foldMs / 1000)
     const folding = (folded ?? started) - started
