@@ -59,7 +59,8 @@ export interface IndexerServiceInit {
    */
   keyName?: string
   /**
-   * How long a batch collects updates before it folds (the first update starts the window).
+   * How long a batch collects updates before it folds (the first update starts the window). Under a backlog a closed
+   * window may wait longer for announcements still in verification (see `foldDelay`).
    *
    * @default 250
    */
