@@ -4,14 +4,7 @@ import type { ByteStrings } from './codec.js'
 
 /** Bytewise order: a proper prefix sorts first. */
 export function compareBytes (a: Uint8Array, b: Uint8Array): number {
-  const length = Math.min(a.length, b.length)
-  for (let i = 0; i < length; i++) {
-    const diff = a[i]! - b[i]!
-    if (diff !== 0) {
-      return diff
-    }
-  }
-  return a.length - b.length
+  return compareSpans(a, 0, a.length, b, 0, b.length)
 }
 
 /** `compareBytes` of `a[aStart, aEnd)` and `b[bStart, bEnd)`, without making views of them. */

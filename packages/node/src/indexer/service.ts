@@ -382,7 +382,7 @@ export class DefaultIndexerService implements IndexerService {
     if (this.state !== 'running' || this.folding != null) {
       return
     }
-    const delay = this.foldDelay()
+    const delay = this.nextFoldDelay()
     if (delay === undefined) {
       return
     }
@@ -397,7 +397,7 @@ export class DefaultIndexerService implements IndexerService {
     this.timer = setTimeout(() => {
       this.timer = undefined
       // the backlog may have changed since the timer was armed
-      if ((this.foldDelay() ?? 0) >= 1) {
+      if ((this.nextFoldDelay() ?? 0) >= 1) {
         this.schedule()
         return
       }
@@ -409,7 +409,7 @@ export class DefaultIndexerService implements IndexerService {
   }
 
   /** Milliseconds until the next fold should start; undefined when nothing is pending. */
-  private foldDelay (): number | undefined {
+  private nextFoldDelay (): number | undefined {
     const oldest = this.pending[0]
     if (oldest == null) {
       return undefined
