@@ -42,7 +42,7 @@
  * Times are wall-clock on a shared machine; CPU time of the process is printed beside them. Each row
  * reports the median of `--repeat` runs (3 by default).
  *
- * Usage: `pnpm bench:fold [--sizes 100000,1000000] [--live 20] [--rounds 1] [--batch N] [--repeat 3] [--workers N] [--worker-nice 10] [--only fold]`
+ * Usage: `pnpm bench:fold [--sizes 100000,1000000] [--live 20] [--rounds 1] [--batch N] [--repeat 3] [--workers N] [--worker-nice 10] [--only fold|workers] [--timeline]`
  */
 import { execFileSync } from 'node:child_process'
 import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto'
@@ -82,8 +82,10 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     /** how much lower than the main thread the workers run (default: the indexer's) */
     'worker-nice': { type: 'string' },
-    /** for profiling: `fold` runs only the fold of verified updates */
-    only: { type: 'string' }
+    /** for profiling: `fold` runs only the fold of verified updates, `workers` only the worker row */
+    only: { type: 'string' },
+    /** print when each fold of every run started and ended (where a burst's time goes) */
+    timeline: { type: 'boolean', default: false }
   },
   strict: true
 })
@@ -345,6 +347,7 @@ async function run (index: PackStore, base: Built, batches: Update[][], options:
     updates += verified.length
     folds++
     lastFoldMs = performance.now() - started
+    if (values.timeline === true) console.log(`    fold ${folds} of ${fmt(verified.length)} updates: ${fmt(started - start)}–${fmt(performance.now() - start)} ms after the run started`)
   }
   const cpu = process.cpuUsage()
   const start = performance.now()
@@ -531,6 +534,12 @@ try {
     }
     // one untimed pass first: JIT warm-up and the first touch of the loaded index pages
     await run(store, base, batches, { readRecord: cachedReader, preverified })
+    if (values.only === 'workers') {
+      await pool.verifyMany(updates.map((u) => u.announcement), { now: NOW })
+      const workers = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader }), (r) => r.updatesPerSecond)
+      console.log(`  verify in ${pool.workers} workers + fold  ${fmt(workers.updatesPerSecond)} updates/s wall-clock, ${fmt(workers.cpuUpdatesPerSecond)} per CPU-second (${workers.folds} folds)`)
+      continue
+    }
     const foldOnly = await median(async () => run(store, base, batches, { readRecord: cachedReader, preverified }), (r) => r.cpuUpdatesPerSecond)
     if (values.only === 'fold') {
       console.log(`  fold of verified updates (1 core)  ${fmt(foldOnly.cpuUpdatesPerSecond)} updates/s per CPU-second, ${fmt(foldOnly.blocksPerFold, 1)} blocks written per fold`)
