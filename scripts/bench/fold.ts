@@ -534,9 +534,13 @@ try {
     }
     // one untimed pass first: JIT warm-up and the first touch of the loaded index pages
     await run(store, base, batches, { readRecord: cachedReader, preverified })
-    if (values.only === 'workers') {
+    const measureWorkers = async (): Promise<RunResult> => {
+      // the workers' JIT and key caches warm up untimed too, as the main thread's did above
       await pool.verifyMany(updates.map((u) => u.announcement), { now: NOW })
-      const workers = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader }), (r) => r.updatesPerSecond)
+      return median(async () => run(store, base, batches, { pool, readRecord: cachedReader }), (r) => r.updatesPerSecond)
+    }
+    if (values.only === 'workers') {
+      const workers = await measureWorkers()
       console.log(`  verify in ${pool.workers} workers + fold  ${fmt(workers.updatesPerSecond)} updates/s wall-clock, ${fmt(workers.cpuUpdatesPerSecond)} per CPU-second (${workers.folds} folds)`)
       continue
     }
@@ -546,9 +550,7 @@ try {
       continue
     }
     const { result: single, pinned } = await onOneCore(async () => median(async () => run(store, base, batches, { readRecord: cachedReader }), (r) => r.updatesPerSecond))
-    // the workers' JIT and key caches warm up untimed too, as the main thread's did above
-    await pool.verifyMany(updates.map((u) => u.announcement), { now: NOW })
-    const workers = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader }), (r) => r.updatesPerSecond)
+    const workers = await measureWorkers()
     const windowOnly = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader, windowOnly: true }), (r) => r.updatesPerSecond)
     const after = ceiling(updates.map((u) => u.signed))
     const verifyCeiling = Math.max(before.cpu, after.cpu)
