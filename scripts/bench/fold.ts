@@ -14,17 +14,22 @@
  * Written blocks are copied into a reused arena, as a disk store takes them, so the fold's own buffers
  * are garbage once written (see `PackStore.overlay`).
  *
+ * Each size folds a stream of 4 batch caps (`--caps`): 20,000 updates at 100,000 providers, 80,000 at 1,000,000.
+ * A throughput is a sustained rate; a stream of one cap would measure only the pipeline's fill and drain.
+ *
  * Each index is built directly with prolly `build` from sorted entries. The providers the measured
- * batches update (20,000 by default, one update each per round, `--rounds`) are real: Ed25519 keys, signed V1+V2 records, manifests in the
- * block store. The rest are filler: a valid entry of the same size with placeholder record bytes
+ * batches update (20,000 by default, `--live`, one update each per round of the stream) are real: Ed25519 keys,
+ * signed V1+V2 records, manifests in the block store. The rest are filler: a valid entry of the same size with placeholder record bytes
  * and a manifest CID that is never read (a fold reads only the entries it updates), and their full
  * set of attribute keys. A sample check folds the real providers from genesis with `fold` and
  * requires the same roots as the direct build.
  *
  * Rows, each over the same updates and a fresh tree engine (its decoded-node cache starts cold),
  * after one untimed warm-up pass:
- * - `fold of verified updates`: the announcements are verified before the clock starts; this is
- *   what the fold alone sustains on one core (per CPU-second), the figure the 60%-of-the-ceiling target is about.
+ * - `fold of verified updates`: the announcements are verified before the clock starts, and each batch's manifests
+ *   are decoded with the clock stopped just before its fold (so one batch of decoded updates is alive at a time, as
+ *   in the indexer); this is what the fold alone sustains on one core (per CPU-second), the figure the
+ *   60%-of-the-ceiling target is about.
  * - `verify + fold (1 core)`: the whole pipeline on the main thread, with every thread of the process
  *   pinned to one CPU (`taskset`, where there is one): unpinned, V8's GC helper threads would run on the
  *   idle second core and the row would not be one core's.
@@ -42,10 +47,11 @@
  * Times are wall-clock on a shared machine; CPU time of the process is printed beside them. Each row
  * reports the median of `--repeat` runs (3 by default).
  *
- * Usage: `pnpm bench:fold [--sizes 100000,1000000] [--live 20] [--rounds 1] [--batch N] [--repeat 3] [--workers N] [--worker-nice 10] [--only fold|workers] [--timeline]`
+ * Usage: `pnpm bench:fold [--sizes 100000,1000000] [--live 20] [--caps 4] [--batch N] [--repeat 3] [--workers N] [--worker-nice 10] [--only fold|single|workers] [--timeline] [--heap-profile FILE]`
  */
 import { execFileSync } from 'node:child_process'
 import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto'
+import { Session } from 'node:inspector/promises'
 import { loadavg } from 'node:os'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -63,7 +69,7 @@ import { PackStore } from '../lib/pack-store.js'
 import { seededRandom, simulatedKey, simulatedManifest } from '../lib/simulated-providers.js'
 import type { Manifest } from '@capdex/manifest'
 import type { BlockStore, Prolly } from '@capdex/prolly'
-import type { RecordReader, Snapshot, VerifiedRecord, VerifiedUpdate } from '@capdex/registry'
+import type { RecordReader, Snapshot, VerifiedAnnouncement, VerifiedRecord, VerifiedUpdate } from '@capdex/registry'
 import type { AnnouncementVerifier } from '@capdex/node'
 
 const { values } = parseArgs({
@@ -71,8 +77,8 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '100000,1000000' },
     /** thousands of real providers, one signed update each per round */
     live: { type: 'string', default: '20' },
-    /** updates per live provider, one per round */
-    rounds: { type: 'string', default: '1' },
+    /** how long each size's stream is, in batch caps (rounded up to whole rounds of the live providers) */
+    caps: { type: 'string', default: '4' },
     /** updates per fold (default: the indexer's cap for the index, `batchMaxFor`) */
     batch: { type: 'string' },
     seed: { type: 'string', default: 'bench-fold-v1' },
@@ -82,10 +88,12 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     /** how much lower than the main thread the workers run (default: the indexer's) */
     'worker-nice': { type: 'string' },
-    /** for profiling: `fold` runs only the fold of verified updates, `workers` only the worker row */
+    /** for profiling: `fold` runs only the fold of verified updates, `single` only the 1-core pipeline, `workers` only the worker row */
     only: { type: 'string' },
     /** print when each fold of every run started and ended (where a burst's time goes) */
-    timeline: { type: 'boolean', default: false }
+    timeline: { type: 'boolean', default: false },
+    /** write an allocation sampling profile (`.heapprofile`) of one fold-only run to this file */
+    'heap-profile': { type: 'string' }
   },
   strict: true
 })
@@ -98,11 +106,16 @@ const batchFor = (n: number): number => values.batch === undefined ? batchMaxFor
  */
 const LIVE = 1000 * Number(values.live)
 /**
- * Rounds of updates: each live provider heartbeats (or changes its manifest) once per round, so more rounds make a
- * longer backlog without more providers. A later round's folds find the same leaves rewritten by the first one and the
- * heap holds every round's updates, so the figures of one round are the ones the targets are read against.
+ * A throughput is a rate sustained over a stream. In a stream of one batch cap, the worker row's pipeline would only
+ * fill (the first batch verified, nothing to fold yet) and drain (the last fold, nothing left to verify): the second
+ * core idles through half of it. So every size folds the same number of caps, `--caps`: 4 by default, 20,000 updates
+ * at 100,000 providers and 80,000 at 1,000,000. Each live provider heartbeats (or changes its manifest) once per round,
+ * so the longer stream needs more rounds, not more providers; a round's folds cost what the first round's do (the
+ * cache is given back after every fold).
  */
-const ROUNDS = Math.max(1, Number(values.rounds))
+const CAPS = Math.max(1, Number(values.caps))
+const roundsFor = (n: number): number => Math.ceil((CAPS * batchFor(n)) / LIVE)
+const ROUNDS = Math.max(...SIZES.map(roundsFor))
 const REPEAT = Math.max(1, Number(values.repeat))
 const SEED = values.seed
 const NOW = Date.parse('2025-06-01T12:00:00Z')
@@ -307,7 +320,11 @@ interface RunOptions {
   /** with `pool`: fold when the window closes, without the indexer's wait for announcements still in verification */
   windowOnly?: boolean
   readRecord?: RecordReader
-  preverified?: VerifiedUpdate[][]
+  /**
+   * The batches' announcements, verified beforehand: each batch's manifests are decoded and folded with the clock
+   * stopped around the decoding, so only the fold is timed, and only one batch's decoded updates are alive at once.
+   */
+  preverified?: VerifiedAnnouncement[][]
 }
 
 async function run (index: PackStore, base: Built, batches: Update[][], options: RunOptions): Promise<RunResult> {
@@ -321,8 +338,6 @@ async function run (index: PackStore, base: Built, batches: Update[][], options:
   let changed = 0
   let updates = 0
   const verifyBatch = async (batch: Update[]): Promise<VerifiedUpdate[]> => {
-    const done = options.preverified?.[batches.indexOf(batch)]
-    if (done !== undefined) return done
     if (options.pool === undefined) {
       const out: VerifiedUpdate[] = []
       for (const u of batch) {
@@ -349,16 +364,33 @@ async function run (index: PackStore, base: Built, batches: Update[][], options:
     lastFoldMs = performance.now() - started
     if (values.timeline === true) console.log(`    fold ${folds} of ${fmt(verified.length)} updates: ${fmt(started - start)}–${fmt(performance.now() - start)} ms after the run started`)
   }
-  const cpu = process.cpuUsage()
   const start = performance.now()
+  // the clock runs over the whole stream, less the decoding of preverified batches
+  let seconds = 0
+  let cpuUsed = 0
+  const timed = async (section: () => Promise<void>): Promise<void> => {
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    await section()
+    seconds += (performance.now() - started) / 1000
+    cpuUsed += cpuSeconds(cpu)
+  }
   if (options.pool !== undefined) {
-    await foldAsTheIndexer(batches.flat(), batches[0]!.length, verifyBatch, foldNext, options.windowOnly === true)
+    await timed(async () => foldAsTheIndexer(batches.flat(), batches[0]!.length, verifyBatch, foldNext, options.windowOnly === true))
   } else {
     // in this thread, each batch is verified when its turn comes, then folded
-    for (const batch of batches) await foldNext(await verifyBatch(batch))
+    for (const [b, batch] of batches.entries()) {
+      const done = options.preverified?.[b]
+      const ready = done?.map(({ record, manifestBytes }) => toUpdate(record, manifestBytes))
+      await timed(async () => {
+        const verifyStarted = performance.now()
+        const verified = ready ?? await verifyBatch(batch)
+        if (values.timeline === true && ready === undefined) console.log(`    verified ${fmt(batch.length)} updates: ${fmt(verifyStarted - start)}–${fmt(performance.now() - start)} ms after the run started`)
+        await foldNext(verified)
+      })
+    }
   }
-  const seconds = (performance.now() - start) / 1000
-  return { updatesPerSecond: updates / seconds, cpuUpdatesPerSecond: updates / cpuSeconds(cpu), seconds, blocksPerFold: written / folds, changed, folds }
+  return { updatesPerSecond: updates / seconds, cpuUpdatesPerSecond: updates / cpuUsed, seconds, blocksPerFold: written / folds, changed, folds }
 }
 
 /**
@@ -446,7 +478,7 @@ async function sampleCheck (live: LiveProvider[]): Promise<boolean> {
   return direct.snapshot.providers.equals(viaFold.snapshot.providers) && direct.snapshot.attrs.equals(viaFold.snapshot.attrs)
 }
 
-console.log(`bench:fold: ${SIZES.map((n) => fmt(n)).join(' and ')} providers, ${fmt(LIVE * ROUNDS)} signed updates (${ROUNDS} for each of ${fmt(LIVE)} providers) in folds of ${SIZES.map((n) => fmt(batchFor(n))).join(' and ')}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
+console.log(`bench:fold: ${SIZES.map((n) => fmt(n)).join(' and ')} providers, streams of ${SIZES.map((n) => fmt(LIVE * roundsFor(n))).join(' and ')} signed updates (${SIZES.map(roundsFor).join(' and ')} for each of ${fmt(LIVE)} providers) in folds of ${SIZES.map((n) => fmt(batchFor(n))).join(' and ')}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`)
 const prepStart = performance.now()
 const live: LiveProvider[] = []
 for (let i = 0; i < LIVE; i++) live.push(await liveProvider(i))
@@ -520,29 +552,45 @@ try {
     const rssBuilt = process.memoryUsage.rss()
     console.log(`\n${fmt(n)} providers: ${fromCache ? `loaded from .bench/ (built in ${fmt(base.seconds, 0)} s by an earlier run)` : `built in ${fmt(base.seconds, 1)} s, saved to .bench/`}; ${fmt(base.attrKeys)} attribute keys, ${fmt(store.size)} blocks, ${mib(store.bytes)} MiB; RSS ${mib(rssBuilt)} MiB`)
     const batch = batchFor(n)
-    const batches = Array.from({ length: Math.ceil(updates.length / batch) }, (_, b) => updates.slice(b * batch, (b + 1) * batch))
-    const before = ceiling(updates.map((u) => u.signed))
+    // the first rounds: updates are in round order
+    const stream = updates.slice(0, LIVE * roundsFor(n))
+    const batches = Array.from({ length: Math.ceil(stream.length / batch) }, (_, b) => stream.slice(b * batch, (b + 1) * batch))
+    const before = ceiling(stream.map((u) => u.signed))
     // verified outside the timed section: what the fold alone sustains
-    const preverified: VerifiedUpdate[][] = []
+    const preverified: VerifiedAnnouncement[][] = []
     for (const updatesOfFold of batches) {
-      const out: VerifiedUpdate[] = []
-      for (const u of updatesOfFold) {
-        const { record, manifestBytes } = await verifyAnnouncement(u.announcement, { now: NOW })
-        out.push(toUpdate(record, manifestBytes))
-      }
+      const out: VerifiedAnnouncement[] = []
+      for (const u of updatesOfFold) out.push(await verifyAnnouncement(u.announcement, { now: NOW }))
       preverified.push(out)
     }
     // one untimed pass first: JIT warm-up and the first touch of the loaded index pages
     await run(store, base, batches, { readRecord: cachedReader, preverified })
     const measureWorkers = async (): Promise<RunResult> => {
       // the workers' JIT and key caches warm up untimed too, as the main thread's did above
-      await pool.verifyMany(updates.map((u) => u.announcement), { now: NOW })
+      await pool.verifyMany(stream.map((u) => u.announcement), { now: NOW })
       return median(async () => run(store, base, batches, { pool, readRecord: cachedReader }), (r) => r.updatesPerSecond)
     }
     if (values.only === 'workers') {
       const workers = await measureWorkers()
       console.log(`  verify in ${pool.workers} workers + fold  ${fmt(workers.updatesPerSecond)} updates/s wall-clock, ${fmt(workers.cpuUpdatesPerSecond)} per CPU-second (${workers.folds} folds)`)
       continue
+    }
+    if (values.only === 'single') {
+      const { result: single } = await onOneCore(async () => median(async () => run(store, base, batches, { readRecord: cachedReader }), (r) => r.updatesPerSecond))
+      console.log(`  verify + fold (1 core)  ${fmt(single.updatesPerSecond)} updates/s wall-clock, ${fmt(single.cpuUpdatesPerSecond)} per CPU-second`)
+      continue
+    }
+    const heapProfile = values['heap-profile']
+    if (heapProfile !== undefined) {
+      // every allocation of one untimed fold-only run, the collected ones included: what the collector has to clear
+      const session = new Session()
+      session.connect()
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+      await run(store, base, batches, { readRecord: cachedReader, preverified })
+      const { profile } = await session.post('HeapProfiler.stopSampling')
+      session.disconnect()
+      await writeFile(heapProfile, JSON.stringify(profile))
+      console.log(`  allocation profile of one fold-only run written to ${heapProfile} (open it in Chrome DevTools, Memory tab)`)
     }
     const foldOnly = await median(async () => run(store, base, batches, { readRecord: cachedReader, preverified }), (r) => r.cpuUpdatesPerSecond)
     if (values.only === 'fold') {
@@ -552,7 +600,7 @@ try {
     const { result: single, pinned } = await onOneCore(async () => median(async () => run(store, base, batches, { readRecord: cachedReader }), (r) => r.updatesPerSecond))
     const workers = await measureWorkers()
     const windowOnly = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader, windowOnly: true }), (r) => r.updatesPerSecond)
-    const after = ceiling(updates.map((u) => u.signed))
+    const after = ceiling(stream.map((u) => u.signed))
     const verifyCeiling = Math.max(before.cpu, after.cpu)
     const rss = process.memoryUsage.rss()
     const pct = (r: RunResult): string => `${fmt((100 * r.cpuUpdatesPerSecond) / verifyCeiling, 0)}% of the ceiling`
@@ -583,7 +631,7 @@ try {
       workerNice,
       blocksPerFold: Math.round(foldOnly.blocksPerFold * 10) / 10,
       batch,
-      updates: updates.length,
+      updates: stream.length,
       buildSeconds: Math.round(base.seconds),
       rssMiB: mib(rss)
     })
