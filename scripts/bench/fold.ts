@@ -570,13 +570,15 @@ try {
       await pool.verifyMany(stream.map((u) => u.announcement), { now: NOW })
       return median(async () => run(store, base, batches, { pool, readRecord: cachedReader }), (r) => r.updatesPerSecond)
     }
+    const measureSingle = async (): Promise<{ result: RunResult, pinned: boolean }> =>
+      onOneCore(async () => median(async () => run(store, base, batches, { readRecord: cachedReader }), (r) => r.updatesPerSecond))
     if (values.only === 'workers') {
       const workers = await measureWorkers()
       console.log(`  verify in ${pool.workers} workers + fold  ${fmt(workers.updatesPerSecond)} updates/s wall-clock, ${fmt(workers.cpuUpdatesPerSecond)} per CPU-second (${workers.folds} folds)`)
       continue
     }
     if (values.only === 'single') {
-      const { result: single } = await onOneCore(async () => median(async () => run(store, base, batches, { readRecord: cachedReader }), (r) => r.updatesPerSecond))
+      const { result: single } = await measureSingle()
       console.log(`  verify + fold (1 core)  ${fmt(single.updatesPerSecond)} updates/s wall-clock, ${fmt(single.cpuUpdatesPerSecond)} per CPU-second`)
       continue
     }
@@ -597,7 +599,7 @@ try {
       console.log(`  fold of verified updates (1 core)  ${fmt(foldOnly.cpuUpdatesPerSecond)} updates/s per CPU-second, ${fmt(foldOnly.blocksPerFold, 1)} blocks written per fold`)
       continue
     }
-    const { result: single, pinned } = await onOneCore(async () => median(async () => run(store, base, batches, { readRecord: cachedReader }), (r) => r.updatesPerSecond))
+    const { result: single, pinned } = await measureSingle()
     const workers = await measureWorkers()
     const windowOnly = await median(async () => run(store, base, batches, { pool, readRecord: cachedReader, windowOnly: true }), (r) => r.updatesPerSecond)
     const after = ceiling(stream.map((u) => u.signed))
